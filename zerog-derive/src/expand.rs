@@ -1,0 +1,110 @@
+//! Drives the stages and generates the `Job` impl and the registration.
+//!
+//! Everything generated sits in `const _: () = { ... };` and names the runtime only as
+//! `::zerog::__private::...`, so it depends on nothing the user has in scope.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt as _;
+use syn::{DeriveInput, Ident};
+
+use crate::ast::Container;
+use crate::attr::Backoff;
+use crate::ctxt::Ctxt;
+use crate::{check, dummy};
+
+/// The output of `#[derive(Job)]` for `input`: the impl, or the errors and a stub.
+pub fn derive(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let cont = Container::from_ast(&cx, input);
+    check::check(&cx, &cont);
+    match cx.check() {
+        Ok(()) => impl_job(&cont),
+        Err(errors) => dummy::wrap(input, errors),
+    }
+}
+
+/// What a job type needs besides `#[derive(Job)]`, as a where clause on the impl.
+///
+/// Written as `for<'__zerog> T: ...` so that rustc takes it as a where clause to assume
+/// inside the impl rather than a trivially false bound to reject (rust-lang/rust#48214).
+/// The impl itself then never fails to compile, and an unmet bound is reported once, at
+/// the registration, through the on-unimplemented message of the trait that is missing
+/// ("`WasteTime` must also derive `Serialize`") instead of as a generic supertrait error.
+pub fn job_bounds(ident: &Ident) -> TokenStream {
+    quote! {
+        for<'__zerog> #ident: ::zerog::__private::AssertSerialize
+            + ::zerog::__private::AssertDeserialize
+            + ::zerog::__private::AssertJsonSchema
+            + ::zerog::__private::Run
+            + ::core::marker::Send
+    }
+}
+
+fn impl_job(cont: &Container) -> TokenStream {
+    let ident = cont.ident;
+    let attrs = &cont.attrs;
+    let bounds = job_bounds(ident);
+    let job_type = &attrs.job_type.value;
+    let rust_type = ident.unraw().to_string();
+    let queue = attrs.queue();
+    let cost = attrs.cost;
+    let max_attempts = attrs.max_attempts;
+    let timeout = match attrs.timeout_ms {
+        Some(millis) => quote! {
+            ::zerog::__private::Some(::zerog::__private::Duration::from_millis(#millis))
+        },
+        None => quote!(::zerog::__private::None),
+    };
+    let retry_delay = attrs.retry_delay_ms;
+    let retry_variant = match attrs.retry_backoff {
+        Backoff::Exponential => quote!(Exponential),
+        Backoff::Fixed => quote!(Fixed),
+    };
+    let description = cont.description();
+    let name = attrs.name();
+    let path = &attrs.path.value;
+    let allow_unknown_fields = attrs.allow_unknown_fields.is_some();
+    // Spanned at the struct's name, so that an unmet bound is reported there.
+    let registration = quote_spanned!(ident.span()=> registration());
+
+    quote! {
+        const _: () = {
+            impl ::zerog::__private::Job for #ident where #bounds {
+                const SPEC: ::zerog::__private::JobSpec = ::zerog::__private::JobSpec {
+                    job_type: #job_type,
+                    rust_type: ::core::concat!(::core::module_path!(), "::", #rust_type),
+                    queue: #queue,
+                    cost: #cost,
+                    max_attempts: #max_attempts,
+                    timeout: #timeout,
+                    retry: ::zerog::__private::RetryPolicy::#retry_variant {
+                        delay: ::zerog::__private::Duration::from_millis(#retry_delay),
+                    },
+                    description: #description,
+                    name: #name,
+                    path: #path,
+                    allow_unknown_fields: #allow_unknown_fields,
+                };
+
+                fn schema() -> &'static ::zerog::__private::Value {
+                    static SCHEMA: ::zerog::__private::OnceLock<::zerog::__private::Value> =
+                        ::zerog::__private::OnceLock::new();
+                    SCHEMA.get_or_init(::zerog::__private::build_schema::<Self>)
+                }
+
+                fn validator() -> &'static ::zerog::__private::Validator {
+                    static VALIDATOR: ::zerog::__private::OnceLock<::zerog::__private::Validator> =
+                        ::zerog::__private::OnceLock::new();
+                    VALIDATOR.get_or_init(::zerog::__private::build_validator::<Self>)
+                }
+            }
+
+            const fn registration() -> ::zerog::__private::Registration where #bounds {
+                ::zerog::__private::Registration::of::<#ident>()
+            }
+
+            ::zerog::__private::inventory::submit! { #registration }
+        };
+    }
+}
