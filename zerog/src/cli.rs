@@ -1,0 +1,271 @@
+//! The command line that [`main`] gives any binary that links job types.
+//!
+//! In `src/main.rs` of a service, every `#[derive(Job)]` type linked in is served:
+//!
+//! ```text
+//! fn main() -> std::process::ExitCode {
+//!     zerog::main()
+//! }
+//! ```
+//!
+//! Subcommands: `run` (the default: API and worker in one process), `serve` (the API
+//! only) and `work` (a worker only). Settings come from flags or from `ZEROG_STORE`,
+//! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
+//! `ZEROG_API_TOKEN` (a bearer token) and `ZEROG_PRUNE_AFTER` (delete finished jobs
+//! this old).
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::{Backend, DEFAULT_STORE_URL};
+use crate::http::{self, ApiState};
+use crate::pruner::Pruner;
+use crate::registry::Registry;
+use crate::validate::example_params;
+use crate::worker::Worker;
+
+/// The default address of the HTTP API.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8888";
+
+#[derive(Debug, Parser)]
+#[command(about = "A zerog job service: HTTP API and workers.")]
+struct Cli {
+    /// Where job records are kept: sqlite://PATH, sqlite::memory:, postgres://...
+    /// (with ?schema=NAME) or redis://... (with ?prefix=NAME).
+    #[arg(long, env = "ZEROG_STORE", default_value = DEFAULT_STORE_URL, global = true)]
+    store: String,
+    /// What delivers jobs to workers: beanstalkd://HOST:PORT, or (the default) the
+    /// store itself.
+    #[arg(long, env = "ZEROG_QUEUE", global = true)]
+    queue: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and run a worker in one process (the default).
+    Run {
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        work: WorkArgs,
+    },
+    /// Serve the HTTP API only.
+    Serve(ServeArgs),
+    /// Run a worker only.
+    Work(WorkArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "ZEROG_BIND", default_value = DEFAULT_BIND)]
+    bind: String,
+    /// A bearer token that every route but /health requires (default: none).
+    #[arg(long = "api-token", env = "ZEROG_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Delete finished jobs once they finished this long ago, like `7d` (default: keep them).
+    #[arg(long = "prune-after", env = "ZEROG_PRUNE_AFTER", value_parser = crate::duration::parse)]
+    prune_after: Option<Duration>,
+}
+
+#[derive(Debug, Args, Default)]
+struct WorkArgs {
+    /// Capacity units of the worker (default: the number of CPUs).
+    #[arg(long, env = "ZEROG_CAPACITY")]
+    capacity: Option<u32>,
+    /// Serve only these queues, comma-separated (default: every queue).
+    #[arg(long, env = "ZEROG_QUEUES", value_delimiter = ',')]
+    queues: Vec<String>,
+    /// Caps on running jobs per queue across all workers, like `emails=2,reports=1`.
+    #[arg(long = "queue-limit", env = "ZEROG_QUEUE_LIMITS", value_delimiter = ',', value_parser = parse_queue_limit)]
+    queue_limits: Vec<(String, u32)>,
+    /// The lease on each run, like `30s`.
+    #[arg(long, env = "ZEROG_LEASE", value_parser = crate::duration::parse)]
+    lease: Option<Duration>,
+    /// How long runs may go on after SIGTERM before they are released, like `30s`.
+    #[arg(long, env = "ZEROG_SHUTDOWN_TIMEOUT", value_parser = crate::duration::parse)]
+    shutdown_timeout: Option<Duration>,
+    /// The worker's name, the last part of its id `host:pid:name`.
+    #[arg(long = "worker-name", env = "ZEROG_WORKER_NAME")]
+    worker_name: Option<String>,
+}
+
+fn parse_queue_limit(text: &str) -> Result<(String, u32), String> {
+    let (queue, limit) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not QUEUE=N"))?;
+    let limit = limit
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{limit}` in `{text}` is not a whole number"))?;
+    Ok((queue.trim().to_owned(), limit))
+}
+
+/// Parses the command line, runs the chosen subcommand until SIGINT or SIGTERM, and
+/// exits the process: 0 on a clean stop, 1 on an error.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (a test harness, an embedding binary) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let registry = Registry::from_inventory();
+    registry.check()?;
+    let backend = Backend::connect_split(&cli.store, cli.queue.as_deref()).await?;
+    let command = match cli.command {
+        Some(command) => command,
+        // No subcommand means `run`, with its settings from the environment.
+        None => match Cli::parse_from(["zerog", "run"]).command {
+            Some(command) => command,
+            None => unreachable!("`run` parses as a subcommand"),
+        },
+    };
+    match command {
+        Command::Run { serve, work } => {
+            let server = start_server(&serve, &backend, &registry)?;
+            let handle = server.handle();
+            let server = tokio::spawn(server);
+            let pruner = spawn_pruner(&serve, &backend);
+            worker(work, backend, registry)
+                .run_until(shutdown_signal())
+                .await?;
+            if let Some(pruner) = pruner {
+                pruner.abort();
+            }
+            handle.stop(true).await;
+            server.await??;
+        }
+        Command::Serve(serve) => {
+            let server = start_server(&serve, &backend, &registry)?;
+            let handle = server.handle();
+            let server = tokio::spawn(server);
+            let pruner = spawn_pruner(&serve, &backend);
+            shutdown_signal().await;
+            if let Some(pruner) = pruner {
+                pruner.abort();
+            }
+            handle.stop(true).await;
+            server.await??;
+        }
+        Command::Work(work) => {
+            worker(work, backend, registry)
+                .run_until(shutdown_signal())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn worker(args: WorkArgs, backend: Backend, registry: Registry) -> Worker {
+    let mut worker = Worker::new(backend, registry);
+    if let Some(capacity) = args.capacity {
+        worker = worker.capacity(capacity);
+    }
+    if !args.queues.is_empty() {
+        worker = worker.queues(args.queues);
+    }
+    for (queue, limit) in args.queue_limits {
+        worker = worker.queue_limit(queue, limit);
+    }
+    if let Some(lease) = args.lease {
+        worker = worker.lease(lease);
+    }
+    if let Some(timeout) = args.shutdown_timeout {
+        worker = worker.shutdown_timeout(timeout);
+    }
+    if let Some(name) = args.worker_name {
+        worker = worker.name(&name);
+    }
+    worker
+}
+
+fn start_server(
+    args: &ServeArgs,
+    backend: &Backend,
+    registry: &Registry,
+) -> std::io::Result<actix_web::dev::Server> {
+    let listener = TcpListener::bind(&args.bind)?;
+    let address = listener.local_addr()?;
+    let mut state = ApiState::new(backend.clone(), registry.clone())
+        .service_info(&service_name(), env!("CARGO_PKG_VERSION"));
+    if let Some(token) = &args.api_token {
+        state = state.api_token(token);
+    }
+    let server = actix_web::HttpServer::new(move || http::app(state.clone()))
+        .disable_signals()
+        .listen(listener)?
+        .run();
+    print_banner(&format!("http://{address}"), registry);
+    Ok(server)
+}
+
+/// The service's name for discovery: the binary's file name.
+fn service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| Some(path.file_stem()?.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "zerog".to_owned())
+}
+
+/// Starts deleting old finished jobs, if `--prune-after` asks for it.
+fn spawn_pruner(args: &ServeArgs, backend: &Backend) -> Option<tokio::task::JoinHandle<()>> {
+    let age = args.prune_after?;
+    tracing::info!(?age, "pruning finished jobs older than this");
+    let pruner = Pruner::new(backend.clone(), age);
+    Some(tokio::spawn(pruner.run_until(std::future::pending())))
+}
+
+fn print_banner(url: &str, registry: &Registry) {
+    println!("zerog is serving {url}");
+    if let Some(job_type) = registry.iter().next() {
+        let spec = job_type.spec();
+        let body = example_params(job_type.schema());
+        println!("Submit a job with:");
+        println!(
+            "  curl -s -X POST {url}/job/{} -H 'Content-Type: application/json' -d '{body}'",
+            spec.job_type
+        );
+        println!("then follow it with:  curl -s {url}/progress/UUID");
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler installs");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,56 @@
+//! zerog: jobs with a REST API, JSON Schema validation, progress, retries and durable
+//! queues.
+//!
+//! A job type is a plain struct with `#[derive(Job)]` and an async [`Run::run`]. The
+//! derive gives it a parameter JSON Schema, a validator and a registration, so that the
+//! HTTP server ([`http`]) and the [`worker`] of the binary know it with no hand-written
+//! list.
+//!
+//! ```
+//! use schemars::JsonSchema;
+//! use serde::{Deserialize, Serialize};
+//! use zerog::{Job, JobContext, JobError, Outcome};
+//!
+//! /// Wastes the given number of seconds, reporting progress as it goes.
+//! #[derive(Job, Serialize, Deserialize, JsonSchema)]
+//! #[job(type = "nap")]
+//! pub struct Nap {
+//!     /// Seconds to waste.
+//!     pub delay: u64,
+//! }
+//!
+//! impl zerog::Run for Nap {
+//!     async fn run(&mut self, ctx: &mut JobContext) -> Result<Outcome, JobError> {
+//!         ctx.log_info(format!("napping {} s", self.delay));
+//!         tokio::time::sleep(std::time::Duration::from_secs(self.delay)).await;
+//!         Ok(Outcome::done(200))
+//!     }
+//! }
+//! ```
+
+pub mod backend;
+pub mod cli;
+pub mod context;
+pub mod duration;
+pub mod http;
+pub mod job;
+pub mod metrics;
+pub mod pruner;
+pub mod record;
+pub mod registry;
+pub mod validate;
+pub mod worker;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use cli::main;
+pub use context::JobContext;
+pub use job::{Job, JobError, JobSpec, Outcome, RetryPolicy, Run};
+pub use record::{JobRecord, Status};
+pub use registry::Registry;
+pub use zerog_derive::Job;
+
+/// The version of `schemars` that job types must derive `JsonSchema` from.
+pub use schemars;

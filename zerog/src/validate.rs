@@ -1,0 +1,171 @@
+//! Parameter validation: the JSON Schema first, then serde.
+//!
+//! A POST body is checked against the job type's JSON Schema (draft 2020-12), and
+//! *every* violation is reported with its JSON pointer path. A body that passes is then
+//! deserialized into the job struct, which catches what a schema cannot say; the struct
+//! is serialized again, so the stored parameters carry their defaults.
+
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::job::{Job, JobSpec};
+
+/// One way in which parameters break the job type's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Violation {
+    /// A JSON pointer to the offending value (`""` for the whole body, `/delay`).
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Builds the parameter schema of `T`: draft 2020-12, titled with the job's name and
+/// described by its description, closed to unknown fields unless the type opts out.
+///
+/// Called once per type by the code that `#[derive(Job)]` generates.
+#[doc(hidden)]
+pub fn build_schema<T: Job>() -> Value {
+    let spec: &JobSpec = &T::SPEC;
+    let schema = SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    let mut schema = schema.to_value();
+    if let Value::Object(object) = &mut schema {
+        object.insert("title".into(), Value::from(spec.name));
+        if !spec.description.is_empty() {
+            object.insert("description".into(), Value::from(spec.description));
+        }
+        if !spec.allow_unknown_fields {
+            object.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
+    schema
+}
+
+/// Compiles the schema of `T` into a validator.
+///
+/// # Panics
+///
+/// Panics if the schema that schemars generated is not a valid JSON Schema, which is a
+/// bug in a `#[schemars(...)]` attribute of the job type.
+#[doc(hidden)]
+pub fn build_validator<T: Job>() -> jsonschema::Validator {
+    jsonschema::draft202012::new(T::schema()).unwrap_or_else(|error| {
+        panic!(
+            "the JSON Schema of job type `{}` does not compile: {error}",
+            T::SPEC.job_type
+        )
+    })
+}
+
+/// Validates `params` for `T` and returns them as stored: deserialized, then serialized.
+pub(crate) fn validate_params<T: Job>(params: &Value) -> Result<Value, Vec<Violation>> {
+    let violations: Vec<Violation> = T::validator()
+        .iter_errors(params)
+        .map(|error| Violation {
+            path: error.instance_path().to_string(),
+            message: error.to_string(),
+        })
+        .collect();
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let mut params = params.clone();
+    integral_floats_to_integers(&mut params);
+    let job: T = serde_path_to_error::deserialize(&params).map_err(|error| {
+        vec![Violation {
+            path: json_pointer(error.path()),
+            message: error.inner().to_string(),
+        }]
+    })?;
+    serde_json::to_value(&job).map_err(|error| {
+        vec![Violation {
+            path: String::new(),
+            message: format!("parameters do not serialize back: {error}"),
+        }]
+    })
+}
+
+/// JSON Schema counts `5.0` as an integer, and serde does not; turning integral floats
+/// into integers before deserializing makes the server accept exactly what the schema
+/// accepts.
+fn integral_floats_to_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            let Some(float) = number.as_f64().filter(|_| number.is_f64()) else {
+                return;
+            };
+            if float.fract() != 0.0 {
+                return;
+            }
+            // 2^64 and -2^63: the bounds of u64 and i64, exact in f64.
+            if (0.0..18_446_744_073_709_551_616.0).contains(&float) {
+                *value = Value::from(float as u64);
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&float) {
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
+}
+
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.replace('~', "~0").replace('/', "~1")),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .fold(String::new(), |pointer, token| pointer + "/" + &token)
+}
+
+/// An example body for a parameter schema: every property that has a default, with
+/// it, and every other required property with a placeholder of its type.
+pub fn example_params(schema: &Value) -> Value {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Value::Object(Default::default());
+    };
+    let example = properties
+        .iter()
+        .filter_map(|(name, property)| {
+            let value = match property.get("default") {
+                Some(default) => default.clone(),
+                None if required.contains(&name.as_str()) => placeholder(property),
+                None => return None,
+            };
+            Some((name.clone(), value))
+        })
+        .collect();
+    Value::Object(example)
+}
+
+fn placeholder(property: &Value) -> Value {
+    let kind = match property.get("type") {
+        Some(Value::Array(kinds)) => kinds.iter().find_map(Value::as_str),
+        Some(kind) => kind.as_str(),
+        None => None,
+    };
+    match kind {
+        Some("integer") | Some("number") => property
+            .get("minimum")
+            .cloned()
+            .unwrap_or_else(|| Value::from(1)),
+        Some("string") => Value::from("text"),
+        Some("boolean") => Value::Bool(false),
+        Some("array") => Value::Array(Vec::new()),
+        Some("object") => Value::Object(Default::default()),
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,448 @@
+//! The worker: reserves jobs that fit its free capacity, runs them, and records how each
+//! run ended.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use zerog::{Registry, backend::Backend, worker::Worker};
+//!
+//! let backend = Backend::connect("sqlite://zerog.db").await?;
+//! let worker = Worker::new(backend, Registry::from_inventory())
+//!     .capacity(4)
+//!     .queue_limit("emails", 2);
+//! worker.run_until(zerog::cli::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Semantics
+//!
+//! - Delivery is **at least once**. A run holds a lease (default 30 s) that the worker
+//!   renews while the job goes. A worker that dies leaves its lease to expire; any other
+//!   worker then takes the job back up, counting an attempt and recording the error
+//!   "worker died while running" and the event "Worker died while running -
+//!   restarting". A job whose attempts run out that way fails with "lease expired".
+//! - **Fencing.** Every write of a run names its lease, so a worker that lost the lease
+//!   (it stalled, and another worker took the job over) cannot overwrite the record; its
+//!   run is dropped as soon as it notices.
+//! - After every run the job struct is serialized back into the record's `params`, so a
+//!   requeued or retried job resumes from its fields.
+//! - `Outcome::done` finishes the job; `Outcome::requeue` puts it back with no attempt
+//!   used; `JobError::Fatal` fails it now; `JobError::Retry`, a panic and a timeout each
+//!   count one attempt and retry with backoff until `max_attempts` runs have failed.
+//! - `attempts` counts runs that ended in an error (a returned error, a panic, a
+//!   timeout, or a death of the worker), never requeues or releases.
+//! - **Cancel.** A user's cancel reaches a running job within a quarter second:
+//!   `JobContext::is_cancelled` turns true, `checkpoint` returns an error, and when `run`
+//!   returns the job ends `cancelled` with result code 410. A kill drops the run at once.
+//! - **Capacity.** A worker has capacity units (default: the CPU count) and reserves a
+//!   job only when the job type's `cost` fits in what is free. A queue can be capped to a
+//!   number of running jobs across all workers.
+//! - **Shutdown and drain.** When `shutdown` completes, or a drain is requested through
+//!   the backend (`POST /workers/{id}/drain`), the worker stops reserving and lets its
+//!   runs finish. At shutdown, runs still going after the deadline (default 30 s) are
+//!   stopped and released back to the queue, unfinished, with no attempt used. A drain
+//!   with `exit` makes [`Worker::run_until`] return once nothing runs.
+
+mod directory;
+mod execute;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::{Id, JoinSet};
+use uuid::Uuid;
+
+use crate::backend::{
+    Backend, Reservation, ReserveRequest, StoreError, WorkerCommand, WorkerState,
+};
+use crate::registry::{DuplicateJobType, Registry};
+
+/// The default lease on a running job.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// How long an idle worker waits before it looks for due jobs again, when nothing wakes
+/// it sooner.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How long runs may go on after shutdown before they are released, by default.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a worker heartbeats, takes back expired leases and reads its commands.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a worker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Two Rust types declare one job type.
+    #[error(transparent)]
+    DuplicateJobType(#[from] DuplicateJobType),
+    /// The worker knows no job type, so it could never run anything.
+    #[error("the worker knows no job type: register at least one")]
+    NoJobTypes,
+}
+
+/// Runs jobs from a [`Backend`].
+#[derive(Debug)]
+pub struct Worker {
+    backend: Backend,
+    registry: Registry,
+    name: String,
+    id: String,
+    capacity: u32,
+    queues: Vec<String>,
+    queue_limits: BTreeMap<String, u32>,
+    lease: Duration,
+    poll_interval: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Worker {
+    /// A worker for every job type of `registry`, with capacity for as many jobs as the
+    /// machine has CPUs, serving every queue of those types.
+    pub fn new(backend: Backend, registry: Registry) -> Self {
+        let capacity = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let queues = registry.queues().into_iter().map(str::to_owned).collect();
+        Worker {
+            backend,
+            registry,
+            name: "worker".to_owned(),
+            id: directory::worker_id("worker"),
+            capacity,
+            queues,
+            queue_limits: BTreeMap::new(),
+            lease: DEFAULT_LEASE,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+
+    /// Sets the capacity, in units of job cost.
+    pub fn capacity(mut self, units: u32) -> Self {
+        self.capacity = units.max(1);
+        self
+    }
+
+    /// Serves only these queues.
+    pub fn queues<I: IntoIterator<Item = S>, S: Into<String>>(mut self, queues: I) -> Self {
+        self.queues = queues.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Caps how many jobs of `queue` run at once across all workers of the backend.
+    pub fn queue_limit(mut self, queue: impl Into<String>, running: u32) -> Self {
+        self.queue_limits.insert(queue.into(), running);
+        self
+    }
+
+    /// Sets the lease on each run.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets how long an idle worker waits before it looks for due jobs again.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets how long runs may go on after shutdown before they are released.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Names the worker; its id is the host, the pid and this name.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self.id = directory::worker_id(name);
+        self
+    }
+
+    /// The worker's id, as `GET /workers` shows it.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs jobs until `shutdown` completes, or until a drain with exit is requested
+    /// and nothing runs any more.
+    ///
+    /// # Errors
+    ///
+    /// Fails at once if the registry is empty or declares a job type twice. Backend
+    /// failures do not end the worker: it logs them and tries again.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future drops the runs it owns, which stay leased
+    /// and run again once their leases expire. Complete `shutdown` to stop cleanly.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
+        self.registry.check()?;
+        if self.registry.is_empty() {
+            return Err(WorkerError::NoJobTypes);
+        }
+        for job_type in self.registry.iter() {
+            let spec = job_type.spec();
+            if spec.cost > self.capacity && self.queues.iter().any(|q| q == spec.queue) {
+                tracing::warn!(
+                    job_type = spec.job_type,
+                    cost = spec.cost,
+                    capacity = self.capacity,
+                    "this worker can never run this job type: its cost exceeds the capacity"
+                );
+            }
+        }
+        tracing::info!(worker = %self.id, capacity = self.capacity, queues = ?self.queues, "worker started");
+        let mut pool = Pool::new(self);
+        let exit = pool.serve(shutdown).await;
+        pool.stop(exit).await;
+        Ok(())
+    }
+}
+
+/// Why the main loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoopExit {
+    Shutdown,
+    Drained,
+}
+
+/// The running state of a worker.
+struct Pool {
+    worker: Worker,
+    job_types: Vec<String>,
+    runs: JoinSet<()>,
+    /// Cost and job of each run's task, so capacity comes back even if a task dies.
+    costs: HashMap<Id, (u32, Uuid)>,
+    used: u32,
+    draining: bool,
+    exit_when_drained: bool,
+    release: watch::Sender<bool>,
+    started_at: chrono::DateTime<Utc>,
+}
+
+impl Pool {
+    fn new(worker: Worker) -> Self {
+        let job_types = worker
+            .registry
+            .job_types()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Pool {
+            worker,
+            job_types,
+            runs: JoinSet::new(),
+            costs: HashMap::new(),
+            used: 0,
+            draining: false,
+            exit_when_drained: false,
+            release: watch::channel(false).0,
+            started_at: Utc::now(),
+        }
+    }
+
+    async fn serve(&mut self, shutdown: impl Future<Output = ()>) -> LoopExit {
+        tokio::pin!(shutdown);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backoff = self.worker.poll_interval;
+        loop {
+            if !self.draining {
+                backoff = self.fill(backoff).await;
+            }
+            if self.exit_when_drained && self.runs.is_empty() {
+                return LoopExit::Drained;
+            }
+            let room = !self.draining && self.used < self.worker.capacity;
+            tokio::select! {
+                () = &mut shutdown => return LoopExit::Shutdown,
+                Some(ended) = self.runs.join_next_with_id() => {
+                    self.ended(ended);
+                    // Collect every run that has ended meanwhile, so that the next
+                    // reserve takes one batch rather than a round trip per job.
+                    while let Some(ended) = self.runs.try_join_next_with_id() {
+                        self.ended(ended);
+                    }
+                }
+                // Wakes on an enqueue in this process, or in any process where the
+                // backend can tell (LISTEN/NOTIFY, pub/sub); else after the backoff.
+                () = self.worker.backend.wait_for_jobs(backoff), if room => {}
+                _ = housekeeping.tick() => self.housekeeping().await,
+            }
+        }
+    }
+
+    /// Reserves jobs while capacity is free, a batch per round trip; the wait before
+    /// the next look.
+    async fn fill(&mut self, backoff: Duration) -> Duration {
+        while self.used < self.worker.capacity {
+            let free = self.worker.capacity - self.used;
+            let request = ReserveRequest {
+                worker: &self.worker.id,
+                queues: &self.worker.queues,
+                job_types: &self.job_types,
+                max_cost: free,
+                lease: self.worker.lease,
+                queue_limits: &self.worker.queue_limits,
+            };
+            let reservations = match self
+                .worker
+                .backend
+                .queue()
+                .reserve_many(&request, free as usize)
+                .await
+            {
+                Ok(reservations) if reservations.is_empty() => return self.worker.poll_interval,
+                Ok(reservations) => reservations,
+                Err(error) => {
+                    log_backend_error("reserve", &error);
+                    return (backoff * 2).min(Duration::from_secs(5));
+                }
+            };
+            let short = reservations.len() < free as usize;
+            for reservation in reservations {
+                self.start(reservation);
+            }
+            if short {
+                // Fewer jobs were due than there is room for: asking again at once
+                // would only find none.
+                break;
+            }
+        }
+        self.worker.poll_interval
+    }
+
+    /// Spawns the run of a reserved job.
+    fn start(&mut self, reservation: Reservation) {
+        let Some(&job_type) = self.worker.registry.get(&reservation.record.job_type) else {
+            // Reserve filters on job type, so this is a backend bug; the lease expires
+            // and another worker takes the job.
+            tracing::error!(job_type = %reservation.record.job_type, "reserved a job type this worker does not know");
+            return;
+        };
+        let cost = reservation.cost;
+        let uuid = reservation.record.uuid;
+        let release = self.release.subscribe();
+        let backend = self.worker.backend.clone();
+        let task = self
+            .runs
+            .spawn(execute::execute(backend, job_type, reservation, release));
+        self.costs.insert(task.id(), (cost, uuid));
+        self.used += cost;
+    }
+
+    fn ended(&mut self, ended: Result<(Id, ()), tokio::task::JoinError>) {
+        let id = match ended {
+            Ok((id, ())) => id,
+            Err(error) => {
+                tracing::error!(%error, "a run's task died; its job runs again when its lease expires");
+                error.id()
+            }
+        };
+        if let Some((cost, _)) = self.costs.remove(&id) {
+            self.used -= cost;
+        }
+    }
+
+    fn state(&self) -> WorkerState {
+        if self.draining {
+            WorkerState::Draining
+        } else if self.runs.is_empty() {
+            WorkerState::Polling
+        } else {
+            WorkerState::Running
+        }
+    }
+
+    /// Heartbeats, takes back expired leases, and obeys the directory's command.
+    async fn housekeeping(&mut self) {
+        match self
+            .worker
+            .backend
+            .queue()
+            .recover_expired(Utc::now())
+            .await
+        {
+            Ok(recovered) if !recovered.requeued.is_empty() || !recovered.failed.is_empty() => {
+                tracing::warn!(requeued = ?recovered.requeued, failed = ?recovered.failed, "took back jobs from workers whose leases expired");
+            }
+            Ok(_) => {}
+            Err(error) => log_backend_error("lease recovery", &error),
+        }
+        let was_draining = self.draining;
+        match self.heartbeat().await {
+            Ok(WorkerCommand::None) => {}
+            Ok(command) => {
+                self.draining = true;
+                self.exit_when_drained |= command == WorkerCommand::DrainAndExit;
+            }
+            Err(error) => log_backend_error("heartbeat", &error),
+        }
+        if self.draining && !was_draining {
+            tracing::info!(worker = %self.worker.id, exit = self.exit_when_drained, "draining on request");
+            // Say so at once, rather than a heartbeat later.
+            if let Err(error) = self.heartbeat().await {
+                log_backend_error("heartbeat", &error);
+            }
+        }
+    }
+
+    async fn heartbeat(&self) -> Result<WorkerCommand, StoreError> {
+        let info = directory::info(
+            &self.worker,
+            self.state(),
+            self.costs.values().map(|&(_, uuid)| uuid).collect(),
+            self.used,
+            self.started_at,
+        );
+        self.worker
+            .backend
+            .store()
+            .heartbeat_worker(&info, directory::TTL)
+            .await
+    }
+
+    /// Lets the runs finish, up to the shutdown deadline, then releases the rest.
+    async fn stop(mut self, exit: LoopExit) {
+        self.draining = true;
+        self.housekeeping().await;
+        if exit == LoopExit::Shutdown && !self.runs.is_empty() {
+            tracing::info!(worker = %self.worker.id, running = self.runs.len(), "stopping; waiting for running jobs");
+            let deadline = tokio::time::sleep(self.worker.shutdown_timeout);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    ended = self.runs.join_next_with_id() => match ended {
+                        Some(ended) => self.ended(ended),
+                        None => break,
+                    },
+                    () = &mut deadline => {
+                        tracing::warn!(running = self.runs.len(), "shutdown deadline passed; releasing running jobs");
+                        let _ = self.release.send(true);
+                        break;
+                    }
+                }
+            }
+        }
+        while let Some(ended) = self.runs.join_next_with_id().await {
+            self.ended(ended);
+        }
+        if let Err(error) = self
+            .worker
+            .backend
+            .store()
+            .remove_worker(&self.worker.id)
+            .await
+        {
+            log_backend_error("leaving the worker directory", &error);
+        }
+        tracing::info!(worker = %self.worker.id, "worker stopped");
+    }
+}
+
+fn log_backend_error(what: &str, error: &StoreError) {
+    tracing::warn!(%error, "{what} failed; will try again");
+}
