@@ -1,0 +1,375 @@
+//! beanstalkd, the seed's queue, delivering the jobs of any store.
+//!
+//! beanstalkd keeps no records, so [`BeanstalkdQueue`] pairs it with a store that does
+//! (SQLite, PostgreSQL or Redis, through [`DeliveryStore`]): the store holds each
+//! record and the fencing lease of its run, exactly as when it is its own queue, and
+//! beanstalkd decides who gets which job when.
+//!
+//! - **A tube per queue**, named `PREFIX.QUEUE`; a worker watches the tubes of the
+//!   queues it serves. A job in beanstalkd is just the uuid of its record.
+//! - **Enqueue** puts the job, delayed until its `run_at`, and then inserts the record.
+//!   If the insert fails, the job is deleted again, or is deleted when it comes up and
+//!   has no record.
+//! - **Reserve** takes a job from beanstalkd, then reserves that job in the store,
+//!   which checks its status, due time, cost, type and queue limit and hands out the
+//!   lease. A job the store will not give (not due, running elsewhere, too big for
+//!   the free capacity) goes back to beanstalkd, delayed as needed; a job already
+//!   finished is deleted.
+//! - **TTR plus `touch` as the lease heartbeat**: each progress write to the store
+//!   also touches the job, so beanstalkd hands it out again only when its worker
+//!   stops beating. The store's lease still decides: whoever gets the job from
+//!   beanstalkd must also get it from the store, so a stalled worker cannot overwrite
+//!   the new owner ([`StoreError::LeaseLost`] holds as with any store).
+//! - **`release` with delay** for requeue and retry, **`bury`** for a job that ends
+//!   `failed` (its attempts are exhausted, or it failed fatally), kept for inspection
+//!   with beanstalkd's tools, and `delete` for the rest.
+//! - **Reconnection**: after a connection drops, the next command reconnects. Jobs the
+//!   old connection had reserved return to the ready queue at once, and their runs
+//!   go on under their store leases; whoever takes such a job from beanstalkd finds
+//!   it running in the store and puts it back for later.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), zerog::backend::StoreError> {
+//! use zerog::backend::Backend;
+//!
+//! // ZEROG_STORE=postgres://... ZEROG_QUEUE=beanstalkd://127.0.0.1:11300
+//! let backend = Backend::connect_split(
+//!     "postgres://postgres@127.0.0.1/jobs",
+//!     Some("beanstalkd://127.0.0.1:11300?tube_prefix=billing&ttr=60"),
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # URL parameters
+//!
+//! - `tube_prefix`: the first part of every tube name (default `zerog`), so that
+//!   tenants and tests isolate themselves.
+//! - `ttr`: seconds a reserved job may go untouched before beanstalkd hands it out
+//!   again (default 30, at least 1). Progress writes touch it, and the worker writes
+//!   at least every third of its lease, so keep it above a third of the lease.
+//!
+//! # What it cannot promise
+//!
+//! - Enqueue is two writes, to beanstalkd and then the store, not one transaction.
+//!   A failure between them never loses an accepted job (the enqueue fails, and the
+//!   beanstalkd entry without a record is deleted), but it can leave a stray entry
+//!   that is skipped and deleted when it comes up.
+//! - beanstalkd keeps its jobs in memory unless started with a binlog (`-b DIR`). A
+//!   beanstalkd that restarts without one forgets the queued jobs; their records stay
+//!   in the store, `queued`, and are not delivered again.
+//! - Scheduling order is beanstalkd's: by priority, then by the order of puts, and a
+//!   delayed job joins when its delay ends. Jobs are not ordered by `run_at` across
+//!   the delay boundary the way the SQL stores order them.
+
+mod client;
+mod connection;
+mod queue;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::{
+    CancelOutcome, JobPage, Lease, ListQuery, Queue, Reservation, ReserveRequest, RunSignal, Stats,
+    Store, StoreError, WorkerCommand, WorkerInfo, take_url_params,
+};
+use crate::record::{JobRecord, Status};
+
+pub use client::{BeanstalkdError, COMMAND_TIMEOUT, Client, Job, Peek};
+
+/// The tube prefix used when the URL names none.
+pub const DEFAULT_TUBE_PREFIX: &str = "zerog";
+/// The TTR used when the URL names none.
+pub const DEFAULT_TTR: Duration = Duration::from_secs(30);
+/// The priority of every job zerog puts: beanstalkd's customary middle.
+pub const PRIORITY: u32 = 1024;
+
+/// A store whose jobs a separate queue delivers, by uuid: what [`BeanstalkdQueue`]
+/// needs from the store it is paired with. Every zerog store implements it.
+#[async_trait]
+pub trait DeliveryStore: Store + Queue {
+    /// Reserves the job `uuid` exactly as [`Queue::reserve`] would reserve it: only if
+    /// it is due, of a requested queue and type, within `max_cost`, and its queue is
+    /// under its limit. `None` otherwise, with the job left as it was.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`Queue::reserve`].
+    async fn reserve_job(
+        &self,
+        uuid: Uuid,
+        request: &ReserveRequest<'_>,
+    ) -> Result<Option<Reservation>, StoreError>;
+}
+
+/// beanstalkd as the queue of a store: see the [module documentation](self).
+///
+/// It is both the [`Store`] and the [`Queue`] of its [`Backend`](super::Backend), so
+/// that progress writes can touch the job in beanstalkd as they renew the lease.
+pub struct BeanstalkdQueue {
+    store: Arc<dyn DeliveryStore>,
+    tube_prefix: String,
+    ttr: Duration,
+    /// Puts new jobs.
+    producer: Mutex<connection::Connection>,
+    /// Reserves jobs, and touches, releases, buries and deletes them: beanstalkd lets
+    /// only the connection that reserved a job do that.
+    consumer: Mutex<connection::Connection>,
+    /// The jobs the consumer connection holds: uuid to beanstalkd id and store lease.
+    held: std::sync::Mutex<HashMap<Uuid, Held>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    id: u64,
+    lease: Uuid,
+}
+
+impl std::fmt::Debug for BeanstalkdQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BeanstalkdQueue")
+            .field("tube_prefix", &self.tube_prefix)
+            .field("ttr", &self.ttr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BeanstalkdQueue {
+    /// Connects to the beanstalkd at `url` (`beanstalkd://HOST:PORT`) to deliver the
+    /// jobs of `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] for a URL that does not parse; otherwise the
+    /// connection's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it writes nothing.
+    pub async fn connect(url: &str, store: Arc<dyn DeliveryStore>) -> Result<Self, StoreError> {
+        let bad_url = || StoreError::UnsupportedUrl(url.to_owned());
+        let (address, params) = take_url_params(url, &["tube_prefix", "ttr"]);
+        let address = address
+            .strip_prefix("beanstalkd://")
+            .ok_or_else(bad_url)?
+            .trim_end_matches('/')
+            .to_owned();
+        let tube_prefix = params
+            .get("tube_prefix")
+            .map_or(DEFAULT_TUBE_PREFIX, String::as_str)
+            .to_owned();
+        if !is_tube_name(&tube_prefix) || address.is_empty() {
+            return Err(bad_url());
+        }
+        let ttr = match params.get("ttr") {
+            Some(secs) => Duration::from_secs(secs.parse::<u64>().map_err(|_| bad_url())?.max(1)),
+            None => DEFAULT_TTR,
+        };
+        let queue = BeanstalkdQueue {
+            store,
+            tube_prefix,
+            ttr,
+            producer: Mutex::new(connection::Connection::new(&address)),
+            consumer: Mutex::new(connection::Connection::new(&address)),
+            held: std::sync::Mutex::new(HashMap::new()),
+        };
+        queue
+            .producer
+            .lock()
+            .await
+            .ping()
+            .await
+            .map_err(queue_error)?;
+        Ok(queue)
+    }
+
+    /// Deletes every job in the tubes of this prefix that no connection holds: for
+    /// tests, and for removing a tenant.
+    ///
+    /// # Errors
+    ///
+    /// The connection's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, but a dropped purge leaves some jobs behind; run it again.
+    pub async fn purge(address: &str, tube_prefix: &str) -> Result<u64, BeanstalkdError> {
+        let mut client = Client::connect(address.trim_start_matches("beanstalkd://")).await?;
+        let ours = format!("{tube_prefix}.");
+        let mut deleted = 0;
+        for tube in client.list_tubes().await? {
+            if !tube.starts_with(&ours) {
+                continue;
+            }
+            client.use_tube(&tube).await?;
+            for kind in [Peek::Ready, Peek::Delayed, Peek::Buried] {
+                while let Some(job) = client.peek_next(kind).await? {
+                    deleted += u64::from(client.delete(job.id).await?);
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// The tube of `queue`.
+    pub fn tube(&self, queue: &str) -> String {
+        format!("{}.{queue}", self.tube_prefix)
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Held>> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The beanstalkd job of the run holding `lease`, if the consumer holds it.
+    fn take_held(&self, lease: &Lease) -> Option<Held> {
+        let mut held = self.held();
+        match held.get(&lease.uuid) {
+            Some(job) if job.lease == lease.id => held.remove(&lease.uuid),
+            _ => None,
+        }
+    }
+
+    /// After the store said the lease is lost: whatever happened to the job, beanstalkd
+    /// should offer it again, so that whoever takes it finds out from the store.
+    async fn lease_lost(&self, lease: &Lease) {
+        if let Some(job) = self.take_held(lease) {
+            let released = self
+                .consumer
+                .lock()
+                .await
+                .release(job.id, PRIORITY, Duration::ZERO)
+                .await;
+            log_failure("release", released);
+        }
+    }
+
+    /// Passes `result` on; a lost lease also lets go of the beanstalkd job.
+    async fn fenced<T>(
+        &self,
+        lease: &Lease,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Err(StoreError::LeaseLost(_)) = &result {
+            self.lease_lost(lease).await;
+        }
+        result
+    }
+}
+
+/// A beanstalkd failure as the store traits report it.
+fn queue_error(error: BeanstalkdError) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// beanstalkd is the delivery, not the truth: a failed touch, delete or bury leaves a
+/// job that is checked against the store when it comes up again.
+fn log_failure<T>(what: &str, result: Result<T, BeanstalkdError>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "beanstalkd {what} failed; the store still holds the truth");
+    }
+}
+
+/// Whether `name` can start a tube name: beanstalkd allows letters, digits and
+/// `-+/;.$_()`, not starting with `-`, up to 200 bytes.
+fn is_tube_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-+/;.$_()".contains(c))
+}
+
+#[async_trait]
+impl Store for BeanstalkdQueue {
+    async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
+        self.store.get(uuid).await
+    }
+
+    async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
+        let saved = self.store.save_progress(lease, record).await;
+        let saved = self.fenced(lease, saved).await;
+        if saved.is_ok() {
+            let job = self.held().get(&lease.uuid).copied();
+            if let Some(job) = job.filter(|job| job.lease == lease.id) {
+                let touched = self.consumer.lock().await.touch(job.id).await;
+                log_failure("touch", touched);
+            }
+        }
+        saved
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await?;
+        self.producer
+            .lock()
+            .await
+            .ping()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        self.store.list(query).await
+    }
+
+    async fn delete_finished(
+        &self,
+        statuses: &[Status],
+        finished_before: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, u64>, StoreError> {
+        self.store.delete_finished(statuses, finished_before).await
+    }
+
+    async fn stats(&self) -> Result<Stats, StoreError> {
+        self.store.stats().await
+    }
+
+    async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
+        let outcome = self.store.cancel(uuid, kill).await?;
+        if let CancelOutcome::Cancelled(_) = &outcome {
+            // A killed run's job, if held here, is done with. Others are deleted
+            // when they come up and turn out cancelled.
+            let job = self.held().remove(&uuid);
+            if let Some(job) = job {
+                let deleted = self.consumer.lock().await.delete(job.id).await;
+                log_failure("delete", deleted);
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
+        let signal = self.store.run_signal(lease).await;
+        self.fenced(lease, signal).await
+    }
+
+    async fn heartbeat_worker(
+        &self,
+        info: &WorkerInfo,
+        ttl: Duration,
+    ) -> Result<WorkerCommand, StoreError> {
+        self.store.heartbeat_worker(info, ttl).await
+    }
+
+    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
+        self.store.list_workers().await
+    }
+
+    async fn command_worker(&self, id: &str, command: WorkerCommand) -> Result<bool, StoreError> {
+        self.store.command_worker(id, command).await
+    }
+
+    async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
+        self.store.remove_worker(id).await
+    }
+}

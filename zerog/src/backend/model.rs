@@ -1,0 +1,177 @@
+//! The values that cross the [`Store`](super::Store) and [`Queue`](super::Queue)
+//! traits besides the job record: listing, statistics, cancel, and the worker
+//! directory.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::record::{JobRecord, Status};
+
+/// What `GET /jobs` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only jobs with this status.
+    pub status: Option<Status>,
+    /// Only jobs of this type.
+    pub job_type: Option<String>,
+    /// At most this many jobs.
+    pub limit: u32,
+    /// Only jobs older than this cursor, from a previous page's `next`.
+    pub after: Option<String>,
+}
+
+impl ListQuery {
+    /// The insertion sequence number that the `after` cursor names: every backend
+    /// hands out its cursors as that number in decimal.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::BadCursor`] for a cursor that is not a non-negative number.
+    pub fn after_seq(&self) -> Result<Option<u64>, StoreError> {
+        self.after
+            .as_deref()
+            .map(|cursor| {
+                cursor
+                    .parse::<u64>()
+                    .map_err(|_| StoreError::BadCursor(cursor.to_owned()))
+            })
+            .transpose()
+    }
+}
+
+/// One page of a job listing, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    /// The jobs.
+    pub jobs: Vec<JobRecord>,
+    /// The cursor of the next page, or `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Jobs by status and job type.
+    pub jobs: BTreeMap<(Status, String), u64>,
+    /// Per queue: jobs due now, and the age of the oldest due one.
+    pub queues: BTreeMap<String, QueueStats>,
+}
+
+/// The backlog of one queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    /// Jobs queued or waiting whose time has come.
+    pub due: u64,
+    /// Jobs running now.
+    pub running: u64,
+    /// How long the oldest due job has been due.
+    pub oldest_due_age: Option<Duration>,
+}
+
+/// How [`Store::cancel`](super::Store::cancel) went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// The job was queued or waiting, or was killed: it is `cancelled` now.
+    Cancelled(JobRecord),
+    /// The job is running: its worker is asked to stop, and the job becomes
+    /// `cancelled` when `run` returns or at its next checkpoint.
+    Signalled(JobRecord),
+}
+
+/// What a running job's worker learns when it checks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSignal {
+    /// Carry on.
+    Continue,
+    /// A user asked to cancel the job.
+    Cancel,
+}
+
+/// What a worker is doing, as `GET /workers` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+    /// Idle, looking for jobs.
+    Polling,
+    /// Running at least one job.
+    Running,
+    /// Taking no new job; finishing what it runs.
+    Draining,
+}
+
+/// A worker's entry in the worker directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerInfo {
+    /// `host:pid:name`.
+    pub id: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Its name.
+    pub name: String,
+    /// What it is doing.
+    pub state: WorkerState,
+    /// The uuids of the jobs it runs.
+    pub running: Vec<Uuid>,
+    /// Capacity units in use.
+    pub capacity_used: u32,
+    /// Capacity units in all.
+    pub capacity_total: u32,
+    /// The queues it serves.
+    pub queues: Vec<String>,
+    /// Its resident memory, in bytes, where the platform tells.
+    pub rss_bytes: Option<u64>,
+    /// When it started, RFC 3339.
+    pub started_at: String,
+    /// Its last heartbeat, RFC 3339.
+    pub last_heartbeat: String,
+}
+
+/// What the worker directory asks a worker to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WorkerCommand {
+    /// Nothing: carry on.
+    None,
+    /// Stop reserving; finish what runs.
+    Drain,
+    /// Stop reserving, finish what runs, then exit (ZeroG's retire).
+    DrainAndExit,
+}
+
+impl WorkerCommand {
+    /// The stored form of the command.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerCommand::None => "none",
+            WorkerCommand::Drain => "drain",
+            WorkerCommand::DrainAndExit => "drainAndExit",
+        }
+    }
+
+    /// Parses the stored form; anything unknown is `None`.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "drain" => WorkerCommand::Drain,
+            "drainAndExit" => WorkerCommand::DrainAndExit,
+            _ => WorkerCommand::None,
+        }
+    }
+}
+
+/// The records that [`Queue::recover_expired`](super::Queue::recover_expired) took
+/// back from workers whose leases expired.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    /// Jobs put back to run again.
+    pub requeued: Vec<Uuid>,
+    /// Jobs failed because their attempts ran out.
+    pub failed: Vec<Uuid>,
+}

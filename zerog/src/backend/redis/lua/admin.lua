@@ -1,0 +1,93 @@
+-- Listing, retention and statistics. ARGV[2] names the operation.
+local op = ARGV[2]
+
+-- The fields a reader needs to rebuild a record: record, status, ov, started_at,
+-- updated_at.
+local function load(uuid)
+    local f = redis.call('HMGET', job_key(uuid), 'record', 'status', 'ov', 'started_at', 'updated_at')
+    return {f[1] or '', f[2] or '', f[3] or '', f[4] or '', f[5] or ''}
+end
+
+if op == 'list' then
+    -- ARGV: prefix, 'list', index zset, field to filter on or '', its value, cursor or
+    -- '', how many
+    local index, field, value, cursor, want = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+    local max = '+inf'
+    if cursor ~= '' then
+        max = '(' .. cursor
+    end
+    local out, found = {}, 0
+    while found < want do
+        local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 256)
+        if #batch == 0 then
+            break
+        end
+        for i = 1, #batch, 2 do
+            local uuid, seq = batch[i], batch[i + 1]
+            max = '(' .. seq
+            if field == '' or redis.call('HGET', job_key(uuid), field) == value then
+                table.insert(out, seq)
+                table.insert(out, uuid)
+                for _, v in ipairs(load(uuid)) do
+                    table.insert(out, v)
+                end
+                found = found + 1
+                if found == want then
+                    break
+                end
+            end
+        end
+    end
+    return out
+elseif op == 'delete' then
+    -- ARGV: prefix, 'delete', finished before (ms), most to delete, statuses...
+    -- Returns the count per status, in the order given.
+    local before, budget = ARGV[3], tonumber(ARGV[4])
+    local counts = {}
+    for i = 5, #ARGV do
+        local status = ARGV[i]
+        local uuids = redis.call('ZRANGEBYSCORE', P .. ':finished:' .. status, '-inf', '(' .. before,
+            'LIMIT', 0, budget)
+        for _, uuid in ipairs(uuids) do
+            local key = job_key(uuid)
+            local job_type = redis.call('HGET', key, 'type')
+            redis.call('ZREM', P .. ':finished:' .. status, uuid)
+            redis.call('ZREM', P .. ':status:' .. status, uuid)
+            redis.call('ZREM', P .. ':all', uuid)
+            if job_type then
+                redis.call('ZREM', P .. ':type:' .. job_type, uuid)
+                redis.call('HINCRBY', P .. ':counts', status .. '\t' .. job_type, -1)
+            end
+            redis.call('DEL', key)
+        end
+        budget = budget - #uuids
+        table.insert(counts, #uuids)
+    end
+    return counts
+elseif op == 'queues' then
+    -- ARGV: prefix, 'queues', now (ms)
+    -- Returns queue, due, running, oldest due time (ms) or '' for each busy queue.
+    local now = tonumber(ARGV[3])
+    local out = {}
+    for _, queue in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
+        local due, waiting, oldest = 0, 0, nil
+        for _, job_type in ipairs(redis.call('SMEMBERS', P .. ':qtypes:' .. queue)) do
+            local key = P .. ':due:' .. queue .. ':' .. job_type
+            waiting = waiting + redis.call('ZCARD', key)
+            due = due + redis.call('ZCOUNT', key, '-inf', now)
+            local first = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
+            if #first > 0 and (oldest == nil or tonumber(first[2]) < oldest) then
+                oldest = tonumber(first[2])
+            end
+        end
+        local running = redis.call('SCARD', P .. ':running:' .. queue)
+        if waiting > 0 or running > 0 then
+            table.insert(out, queue)
+            table.insert(out, tostring(due))
+            table.insert(out, tostring(running))
+            table.insert(out, oldest and string.format('%d', oldest) or '')
+        end
+    end
+    return out
+end
+return redis.error_reply('unknown operation ' .. op)

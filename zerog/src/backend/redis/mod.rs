@@ -1,0 +1,547 @@
+//! The Redis backend: store and queue in Redis, every move made atomic by a Lua script.
+//!
+//! Each job is a hash holding the record as JSON beside the fields the queue needs.
+//! Due jobs wait in one sorted set per queue and job type, scored by due time; running
+//! jobs sit in a sorted set of leases, scored by expiry; finished ones in a sorted set
+//! per status, scored by finish time, for retention. Sorted sets of all jobs, by status
+//! and by type, scored by insertion sequence, serve listing. Every change of a job
+//! (enqueue, reserve, a fenced write, cancel, recovery) is one script, which Redis runs
+//! alone, so the indexes never disagree.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), zerog::backend::StoreError> {
+//! use zerog::backend::RedisBackend;
+//!
+//! // Every key starts with `tenant_a:`.
+//! let backend = RedisBackend::connect("redis://127.0.0.1:6379/?prefix=tenant_a").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # URL parameters
+//!
+//! Besides what the driver understands (`redis://[user:password@]host:port/db`):
+//! - `prefix`: the key prefix (default `zerog`), `[a-z_][a-z0-9_]*`, so that tenants
+//!   and tests isolate themselves; [`RedisBackend::purge`] removes every key under it.
+//!
+//! # What Redis cannot promise
+//!
+//! - Durability is Redis's: with `appendonly yes` and `appendfsync always` an accepted
+//!   job survives a crash of Redis; with the defaults, the last second of writes (or,
+//!   with no persistence at all, everything) can be lost. Configure it for the jobs'
+//!   worth.
+//! - The scripts touch keys they compute from the prefix, which Redis Cluster does not
+//!   allow; use a single Redis (with replicas and Sentinel if it must fail over).
+//! - A reservation sets the record's status, start and update times outside its JSON
+//!   (Lua's JSON library would not round-trip it), and readers lay them over the JSON
+//!   until the run's first write.
+
+mod admin;
+mod listen;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{AsyncCommands, Client, Script};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::beanstalkd::DeliveryStore;
+use super::{
+    CancelOutcome, JobPage, Lease, ListQuery, Queue, Recovered, Reservation, ReserveRequest,
+    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, is_plain_name, take_url_params,
+};
+use crate::record::{JobRecord, Status, timestamp};
+
+/// The key prefix used when the URL names none.
+pub const DEFAULT_PREFIX: &str = "zerog";
+
+/// How long a command waits for Redis's answer before it fails.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+macro_rules! script {
+    ($file:literal) => {
+        concat!(include_str!("lua/common.lua"), include_str!($file))
+    };
+}
+
+#[derive(Debug)]
+struct Scripts {
+    enqueue: Script,
+    reserve: Script,
+    fenced: Script,
+    transition: Script,
+    admin: Script,
+    workers: Script,
+}
+
+/// A store and queue in Redis, under a key prefix. Cloning is cheap: clones share the
+/// connection.
+#[derive(Clone)]
+pub struct RedisBackend {
+    conn: ConnectionManager,
+    prefix: String,
+    scripts: std::sync::Arc<Scripts>,
+    wakeups: std::sync::Arc<super::wakeups::Wakeups>,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redis_error(error: ::redis::RedisError) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+/// The fields a reader gets for one job: record, status, and the reservation's overlay
+/// (`ov`, start and update times).
+type Loaded = [String; 5];
+
+impl RedisBackend {
+    /// Connects to the Redis at `url`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] for a URL that does not parse or a prefix that is
+    /// not `[a-z_][a-z0-9_]*`; otherwise the connection's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it writes nothing.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let (driver_url, params) = take_url_params(url, &["prefix"]);
+        let prefix = params
+            .get("prefix")
+            .map_or(DEFAULT_PREFIX, String::as_str)
+            .to_owned();
+        if !is_plain_name(&prefix) {
+            return Err(StoreError::UnsupportedUrl(format!(
+                "{url} (the prefix must be [a-z_][a-z0-9_]*, at most 48 bytes)"
+            )));
+        }
+        let client =
+            Client::open(driver_url).map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let config = ::redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(redis_error)?;
+        Ok(RedisBackend {
+            conn,
+            wakeups: std::sync::Arc::new(listen::wakeups(client, format!("{prefix}:wake"))),
+            prefix,
+            scripts: std::sync::Arc::new(Scripts {
+                enqueue: Script::new(script!("lua/enqueue.lua")),
+                reserve: Script::new(script!("lua/reserve.lua")),
+                fenced: Script::new(script!("lua/fenced.lua")),
+                transition: Script::new(script!("lua/transition.lua")),
+                admin: Script::new(script!("lua/admin.lua")),
+                workers: Script::new(script!("lua/workers.lua")),
+            }),
+        })
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Deletes every key under the prefix: for tests and for removing a tenant.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, but a dropped purge leaves some keys behind; run it again.
+    pub async fn purge(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            if !keys.is_empty() {
+                let _: () = conn.del(keys).await.map_err(redis_error)?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    fn job_key(&self, uuid: Uuid) -> String {
+        format!("{}:job:{uuid}", self.prefix)
+    }
+
+    /// Stores and queues `jobs`, all or none, in one script.
+    async fn insert(
+        &self,
+        jobs: &[(&JobRecord, u32)],
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = self.scripts.enqueue.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(millis(Utc::now()))
+            .arg(millis(run_at));
+        for (record, cost) in jobs {
+            invocation
+                .arg(record.uuid.to_string())
+                .arg(to_json(record))
+                .arg(&record.job_type)
+                .arg(&record.queue)
+                .arg(record.status.as_str())
+                .arg(*cost);
+        }
+        let taken: String = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        if taken.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate(parse_uuid(&taken)?))
+        }
+    }
+
+    /// The record of `uuid` with its status and lease, as one read.
+    async fn load(&self, uuid: Uuid) -> Result<Option<(JobRecord, String)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: Vec<Option<String>> = ::redis::cmd("HMGET")
+            .arg(self.job_key(uuid))
+            .arg(&[
+                "record",
+                "status",
+                "ov",
+                "started_at",
+                "updated_at",
+                "lease",
+            ])
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        let mut fields = fields.into_iter().map(Option::unwrap_or_default);
+        let loaded: Loaded = std::array::from_fn(|_| fields.next().unwrap_or_default());
+        if loaded[0].is_empty() {
+            return Ok(None);
+        }
+        let lease = fields.next().unwrap_or_default();
+        Ok(Some((decode(uuid, &loaded)?, lease)))
+    }
+
+    /// Runs the fenced-write script: the run holding `lease` writes `record`, and either
+    /// keeps running (`run_at` is `None` and the status running) or ends.
+    async fn write_fenced(
+        &self,
+        lease: &Lease,
+        record: &JobRecord,
+        mode: &str,
+        run_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let written: i64 = self
+            .scripts
+            .fenced
+            .arg(&self.prefix)
+            .arg(lease.uuid.to_string())
+            .arg(lease.id.to_string())
+            .arg(mode)
+            .arg(to_json(record))
+            .arg(record.status.as_str())
+            .arg(run_at.map(|at| millis(at).to_string()).unwrap_or_default())
+            .arg(millis(now + lease.duration))
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        if written == 0 {
+            return Err(StoreError::LeaseLost(lease.uuid));
+        }
+        Ok(())
+    }
+
+    /// Applies a decision made on a record read before, if the job's status and lease
+    /// are still `status` and `lease`; whether it was applied.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition(
+        &self,
+        uuid: Uuid,
+        status: &str,
+        lease: &str,
+        mode: &str,
+        record: Option<&JobRecord>,
+        run_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let applied: i64 = self
+            .scripts
+            .transition
+            .arg(&self.prefix)
+            .arg(uuid.to_string())
+            .arg(status)
+            .arg(lease)
+            .arg(mode)
+            .arg(record.map_or("", |record| record.status.as_str()))
+            .arg(record.map(to_json).unwrap_or_default())
+            .arg(run_at.map(|at| millis(at).to_string()).unwrap_or_default())
+            .arg(millis(now))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(applied == 1)
+    }
+
+    async fn reserve_batch(
+        &self,
+        request: &ReserveRequest<'_>,
+        max_jobs: usize,
+        only: Option<Uuid>,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        if max_jobs == 0 || request.max_cost == 0 {
+            return Ok(Vec::new());
+        }
+        let now = Utc::now();
+        let started = timestamp(now);
+        let lease_ids: Vec<Uuid> = (0..max_jobs).map(|_| Uuid::new_v4()).collect();
+        let reply: Vec<String> = self
+            .scripts
+            .reserve
+            .arg(&self.prefix)
+            .arg(millis(now))
+            .arg(request.max_cost)
+            .arg(max_jobs)
+            .arg(millis(now + request.lease))
+            .arg(request.worker)
+            .arg(&started)
+            .arg(json_string(request.queues))
+            .arg(json_string(request.job_types))
+            .arg(json_string(request.queue_limits))
+            .arg(only.map(|uuid| uuid.to_string()).unwrap_or_default())
+            .arg(json_string(&lease_ids))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        reply
+            .chunks_exact(4)
+            .map(|job| {
+                let uuid = parse_uuid(&job[0])?;
+                let mut record = parse_record(uuid, &job[3])?;
+                reserved(&mut record, &started);
+                Ok(Reservation {
+                    record,
+                    lease: Lease {
+                        uuid,
+                        id: parse_uuid(&job[2])?,
+                        worker: request.worker.to_owned(),
+                        duration: request.lease,
+                    },
+                    cost: job[1].parse().unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What a reservation does to a record, as the reserve script records it beside it.
+fn reserved(record: &mut JobRecord, started: &str) {
+    record.status = Status::Running;
+    record.started_at = Some(started.to_owned());
+    record.updated_at = started.to_owned();
+    record.run_after = None;
+}
+
+/// A record from the fields [`Loaded`] names, with the reservation's overlay applied.
+fn decode(uuid: Uuid, loaded: &Loaded) -> Result<JobRecord, StoreError> {
+    let [json, status, overlay, started, _updated] = loaded;
+    let mut record = parse_record(uuid, json)?;
+    if let Ok(status) = status.parse() {
+        record.status = status;
+    }
+    if overlay == "1" {
+        reserved(&mut record, started);
+    }
+    Ok(record)
+}
+
+fn parse_record(uuid: Uuid, json: &str) -> Result<JobRecord, StoreError> {
+    serde_json::from_str(json).map_err(|source| StoreError::Corrupt { uuid, source })
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|error| StoreError::Backend(error.into()))
+}
+
+fn to_json(record: &JobRecord) -> String {
+    serde_json::to_string(record).expect("a job record serializes")
+}
+
+fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("strings and counts serialize")
+}
+
+#[async_trait]
+impl Store for RedisBackend {
+    async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self.load(uuid).await?.map(|(record, _)| record))
+    }
+
+    async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
+        self.write_fenced(lease, record, "progress", None).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = ::redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        admin::list(self, query).await
+    }
+
+    async fn delete_finished(
+        &self,
+        statuses: &[Status],
+        finished_before: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, u64>, StoreError> {
+        admin::delete_finished(self, statuses, finished_before).await
+    }
+
+    async fn stats(&self) -> Result<Stats, StoreError> {
+        admin::stats(self).await
+    }
+
+    async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
+        admin::cancel(self, uuid, kill).await
+    }
+
+    async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
+        let (current, cancel): (Option<String>, Option<String>) = ::redis::cmd("HMGET")
+            .arg(self.job_key(lease.uuid))
+            .arg(&["lease", "cancel"])
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        if current.as_deref() != Some(lease.id.to_string().as_str()) {
+            return Err(StoreError::LeaseLost(lease.uuid));
+        }
+        Ok(if cancel.as_deref() == Some("1") {
+            RunSignal::Cancel
+        } else {
+            RunSignal::Continue
+        })
+    }
+
+    async fn heartbeat_worker(
+        &self,
+        info: &WorkerInfo,
+        ttl: Duration,
+    ) -> Result<WorkerCommand, StoreError> {
+        admin::heartbeat(self, info, ttl).await
+    }
+
+    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
+        admin::list_workers(self).await
+    }
+
+    async fn command_worker(&self, id: &str, command: WorkerCommand) -> Result<bool, StoreError> {
+        admin::command_worker(self, id, command).await
+    }
+
+    async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
+        admin::remove_worker(self, id).await
+    }
+}
+
+#[async_trait]
+impl Queue for RedisBackend {
+    async fn enqueue(
+        &self,
+        record: &JobRecord,
+        cost: u32,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.insert(&[(record, cost)], run_at).await
+    }
+
+    async fn enqueue_many(
+        &self,
+        jobs: &[(JobRecord, u32)],
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let jobs: Vec<(&JobRecord, u32)> =
+            jobs.iter().map(|(record, cost)| (record, *cost)).collect();
+        self.insert(&jobs, run_at).await
+    }
+
+    async fn reserve(
+        &self,
+        request: &ReserveRequest<'_>,
+    ) -> Result<Option<Reservation>, StoreError> {
+        Ok(self.reserve_batch(request, 1, None).await?.pop())
+    }
+
+    async fn reserve_many(
+        &self,
+        request: &ReserveRequest<'_>,
+        max_jobs: usize,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        self.reserve_batch(request, max_jobs, None).await
+    }
+
+    async fn wait_for_jobs(&self, timeout: Duration) {
+        self.wakeups.wait(timeout).await;
+    }
+
+    async fn ack(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
+        self.write_fenced(lease, record, "end", None).await
+    }
+
+    async fn release_after(
+        &self,
+        lease: &Lease,
+        record: &JobRecord,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write_fenced(lease, record, "end", Some(run_at)).await
+    }
+
+    async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
+        admin::recover_expired(self, now).await
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for RedisBackend {
+    async fn reserve_job(
+        &self,
+        uuid: Uuid,
+        request: &ReserveRequest<'_>,
+    ) -> Result<Option<Reservation>, StoreError> {
+        Ok(self.reserve_batch(request, 1, Some(uuid)).await?.pop())
+    }
+}
