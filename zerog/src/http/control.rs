@@ -1,0 +1,77 @@
+//! `POST /cancel/{uuid}`, `GET /workers` and `POST /workers/{id}/drain`: controlling
+//! jobs and workers (the seed's "flexible capacity management").
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, ApiState, parse_uuid};
+use crate::backend::{CancelOutcome, StoreError, WorkerCommand};
+
+pub(super) fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/cancel/{uuid}", web::post().to(cancel))
+        .route("/workers", web::get().to(workers))
+        .route("/workers/{id}/drain", web::post().to(drain));
+}
+
+#[derive(Debug, Deserialize)]
+struct CancelQuery {
+    #[serde(default)]
+    kill: bool,
+}
+
+async fn cancel(
+    uuid: web::Path<String>,
+    query: web::Query<CancelQuery>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let uuid = parse_uuid(&uuid)?;
+    let outcome = match state.backend.store().cancel(uuid, query.kill).await {
+        Ok(outcome) => outcome,
+        Err(StoreError::NotFound(uuid)) => return Err(ApiError::UnknownJob(uuid)),
+        Err(StoreError::AlreadyFinished { uuid, status }) => {
+            return Err(ApiError::AlreadyFinished { uuid, status });
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let (record, signalled) = match outcome {
+        CancelOutcome::Cancelled(record) => (record, false),
+        CancelOutcome::Signalled(record) => (record, true),
+    };
+    tracing::info!(job.uuid = %uuid, kill = query.kill, signalled, "cancel requested");
+    Ok(HttpResponse::Ok().json(json!({
+        "uuid": record.uuid,
+        "status": record.status,
+        "resultCode": record.result_code,
+        "cancelRequested": signalled,
+    })))
+}
+
+async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let workers = state.backend.store().list_workers().await?;
+    Ok(HttpResponse::Ok().json(json!({ "workers": workers })))
+}
+
+#[derive(Debug, Deserialize)]
+struct DrainQuery {
+    #[serde(default)]
+    exit: bool,
+}
+
+async fn drain(
+    id: web::Path<String>,
+    query: web::Query<DrainQuery>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let command = if query.exit {
+        WorkerCommand::DrainAndExit
+    } else {
+        WorkerCommand::Drain
+    };
+    if !state.backend.store().command_worker(&id, command).await? {
+        return Err(ApiError::UnknownWorker(id.into_inner()));
+    }
+    tracing::info!(worker = %id, ?command, "worker drain requested");
+    Ok(HttpResponse::Ok().json(json!({ "id": id.into_inner(), "command": command })))
+}

@@ -1,0 +1,250 @@
+//! [`ApiError`]: every way an HTTP request can fail, each with a fixed status and the
+//! JSON body `{"error": "<kind>", "message": "...", "details": [...]?}`.
+//!
+//! Messages name what the client sent and never what broke inside: a backend failure
+//! is logged, and the client only learns that the store is unavailable.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use schemars::JsonSchema;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::backend::StoreError;
+use crate::record::Status;
+use crate::validate::Violation;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The parameters break the job type's schema; one detail per violation.
+    #[error("the parameters do not match the schema of job type `{job_type}`")]
+    Validation {
+        /// The job type posted to.
+        job_type: String,
+        /// Every violation, with its JSON pointer path.
+        violations: Vec<Violation>,
+    },
+    /// The body is not JSON.
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The body nests arrays and objects deeper than the server accepts.
+    #[error("the body nests arrays and objects deeper than {limit} levels")]
+    TooDeep {
+        /// The deepest nesting accepted.
+        limit: usize,
+    },
+    /// The path names something that is not a UUID.
+    #[error("`{0}` is not a UUID")]
+    BadUuid(String),
+    /// No job type has this name.
+    #[error("unknown job type `{0}`")]
+    UnknownJobType(String),
+    /// No job has this uuid.
+    #[error("no job has uuid {0}")]
+    UnknownJob(Uuid),
+    /// No live worker has this id.
+    #[error("no live worker has id `{0}`")]
+    UnknownWorker(String),
+    /// The job has finished, so it cannot be cancelled.
+    #[error("job {uuid} has finished already; it is {status}")]
+    AlreadyFinished {
+        /// The job.
+        uuid: Uuid,
+        /// How it finished.
+        status: Status,
+    },
+    /// No route matches.
+    #[error("no route for {method} {path}")]
+    NoRoute {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
+    /// The path exists, but not with this method.
+    #[error("{method} is not allowed here; use {allow}")]
+    MethodNotAllowed {
+        /// The request's method.
+        method: String,
+        /// The methods the path answers, comma-separated, as the `Allow` header says.
+        allow: String,
+    },
+    /// The job has no output yet.
+    #[error("job {uuid} has not finished; it is {status}")]
+    NotFinished {
+        /// The job.
+        uuid: Uuid,
+        /// Its status now.
+        status: Status,
+    },
+    /// The body is larger than the server accepts.
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body is not declared as JSON.
+    #[error("the body must be JSON, sent with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// The query string does not parse, for example a repeated key.
+    #[error("the query string does not parse: {0}")]
+    BadQuery(String),
+    /// A `status` filter names no status.
+    #[error(
+        "`{0}` is not a status: expected one of queued, running, waiting, done, failed, cancelled"
+    )]
+    BadStatus(String),
+    /// A retention request names a status of jobs that have not finished.
+    #[error(
+        "only finished jobs can be deleted, and `{0}` is not a finished status: expected done, failed or cancelled"
+    )]
+    UnfinishedStatus(String),
+    /// A `limit` that is not a whole number from 1 to the maximum.
+    #[error("`{text}` is not a page size: expected a whole number from 1 to {max}")]
+    BadLimit {
+        /// What was sent.
+        text: String,
+        /// The largest page.
+        max: u32,
+    },
+    /// An `after` that no listing handed out.
+    #[error("`{0}` is not a listing cursor: pass the `next` of the previous page")]
+    BadCursor(String),
+    /// An age that does not parse, such as `olderThan=soon`.
+    #[error("`{0}` is not an age: expected a whole number and a unit, such as 30s, 15m, 12h or 7d")]
+    BadAge(String),
+    /// A required query parameter is missing.
+    #[error("the query parameter `{0}` is required")]
+    MissingParameter(&'static str),
+    /// No branch of the endpoint hierarchy has this path.
+    #[error("no branch has the path `{0}`")]
+    UnknownBranch(String),
+    /// The path names a branch where a leaf (a job type) is expected.
+    #[error("`{0}` is a branch, not a leaf; list its leaves with GET /{0}/leaves")]
+    NotALeaf(String),
+    /// The branch has no leaf of this name.
+    #[error("the branch `{branch}` has no leaf `{leaf}`")]
+    UnknownLeaf {
+        /// The branch path (empty for the root).
+        branch: String,
+        /// The leaf asked for.
+        leaf: String,
+    },
+    /// The request carries no valid bearer token, and the server requires one.
+    #[error("a valid bearer token is required: send `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// The backend failed; the details go to the log, not to the client.
+    #[error("the job store is unavailable; try again later")]
+    Backend(#[from] StoreError),
+}
+
+impl ApiError {
+    /// The `error` key of the body.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "validation",
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::TooDeep { .. } => "too_deep",
+            ApiError::BadUuid(_) => "bad_uuid",
+            ApiError::UnknownJobType(_) => "unknown_job_type",
+            ApiError::UnknownJob(_) => "unknown_job",
+            ApiError::UnknownWorker(_) => "unknown_worker",
+            ApiError::AlreadyFinished { .. } => "already_finished",
+            ApiError::NoRoute { .. } => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::NotFinished { .. } => "not_finished",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::BadQuery(_) => "bad_query",
+            ApiError::BadStatus(_) => "bad_status",
+            ApiError::UnfinishedStatus(_) => "unfinished_status",
+            ApiError::BadLimit { .. } => "bad_limit",
+            ApiError::BadCursor(_) => "bad_cursor",
+            ApiError::BadAge(_) => "bad_age",
+            ApiError::MissingParameter(_) => "missing_parameter",
+            ApiError::UnknownBranch(_) => "unknown_branch",
+            ApiError::NotALeaf(_) => "not_a_leaf",
+            ApiError::UnknownLeaf { .. } => "unknown_leaf",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Backend(_) => "backend_unavailable",
+        }
+    }
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct ErrorBody<'a> {
+    /// What kind of error: `validation`, `unknown_job`, `bad_uuid`, ...
+    pub(super) error: &'a str,
+    /// What went wrong, for people.
+    pub(super) message: String,
+    /// Every violation of the job type's schema (only for `validation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) details: Option<&'a [Violation]>,
+    /// The job's status (only for `not_finished` and `already_finished`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) status: Option<Status>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. }
+            | ApiError::MalformedJson(_)
+            | ApiError::TooDeep { .. }
+            | ApiError::BadUuid(_)
+            | ApiError::BadQuery(_)
+            | ApiError::BadStatus(_)
+            | ApiError::UnfinishedStatus(_)
+            | ApiError::BadLimit { .. }
+            | ApiError::BadCursor(_)
+            | ApiError::BadAge(_)
+            | ApiError::MissingParameter(_)
+            | ApiError::NotALeaf(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::UnknownJobType(_)
+            | ApiError::UnknownJob(_)
+            | ApiError::UnknownWorker(_)
+            | ApiError::UnknownBranch(_)
+            | ApiError::UnknownLeaf { .. }
+            | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotFinished { .. } | ApiError::AlreadyFinished { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Backend(error) = self {
+            tracing::error!(%error, "backend failure while serving a request");
+        }
+        let body = ErrorBody {
+            error: self.kind(),
+            message: self.to_string(),
+            details: match self {
+                ApiError::Validation { violations, .. } => Some(violations),
+                _ => None,
+            },
+            status: match self {
+                ApiError::NotFinished { status, .. } | ApiError::AlreadyFinished { status, .. } => {
+                    Some(*status)
+                }
+                _ => None,
+            },
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
+        }
+        response.json(body)
+    }
+}

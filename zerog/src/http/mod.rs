@@ -1,0 +1,248 @@
+//! The HTTP API (SPEC §4), on actix-web.
+//!
+//! [`app`] builds the whole application from an [`ApiState`], so tests mount it with
+//! `actix_web::test::init_service` and need no port:
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use zerog::{Registry, backend::Backend, http};
+//!
+//! let backend = Backend::connect("sqlite::memory:").await?;
+//! let state = http::ApiState::new(backend, Registry::from_inventory())
+//!     .service_info("my-service", "1.2.0")
+//!     .api_token("s3cret");
+//! let server = actix_web::HttpServer::new(move || http::app(state.clone()))
+//!     .bind("127.0.0.1:0")?;
+//! # Ok(()) }
+//! ```
+//!
+//! One module per group of endpoints: `submit` and `monitor` (a job's life), `listing`
+//! (`/jobs`), `events` (SSE), `control` (cancel, workers), `discovery` (`/`),
+//! `hierarchy` (the Spacewalk tree), `schema` and `openapi` (what the API accepts),
+//! `health` and `metrics`. Handlers stay thin: they decode the request, call the
+//! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
+//!
+//! Around every route: a bearer-token check when a token is set (`auth`), and one
+//! tracing line per request with its method, path, status and duration, never its
+//! query or body.
+
+mod auth;
+mod control;
+mod discovery;
+mod error;
+mod events;
+mod health;
+mod hierarchy;
+mod listing;
+mod metrics;
+mod monitor;
+mod openapi;
+mod schema;
+mod submit;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{ResourceDef, Service as _, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::registry::Registry;
+
+pub use error::ApiError;
+pub use openapi::openapi_document;
+
+/// The largest request body accepted by default: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How deeply job parameters may nest arrays and objects by default.
+pub const DEFAULT_MAX_DEPTH: usize = 32;
+
+/// How often `GET /events/{uuid}` reads the job's record by default.
+pub const DEFAULT_EVENTS_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What the handlers share: the backend, the job types, the service's name, the
+/// token and the limits.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    backend: Backend,
+    registry: Registry,
+    body_limit: usize,
+    max_depth: usize,
+    service_name: Arc<str>,
+    service_version: Arc<str>,
+    token: Option<auth::BearerToken>,
+    events_poll_interval: Duration,
+}
+
+impl ApiState {
+    /// State for an API over `backend` that accepts the job types of `registry`, with
+    /// no token, named `zerog` with zerog's version.
+    pub fn new(backend: Backend, registry: Registry) -> Self {
+        ApiState {
+            backend,
+            registry,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_depth: DEFAULT_MAX_DEPTH,
+            service_name: Arc::from("zerog"),
+            service_version: Arc::from(env!("CARGO_PKG_VERSION")),
+            token: None,
+            events_poll_interval: DEFAULT_EVENTS_POLL_INTERVAL,
+        }
+    }
+
+    /// Sets the largest request body accepted, in bytes.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Sets how deeply job parameters may nest arrays and objects; deeper bodies are
+    /// refused with 400 `too_deep`.
+    pub fn max_depth(mut self, levels: usize) -> Self {
+        self.max_depth = levels;
+        self
+    }
+
+    /// Sets the name and version that `GET /` and `/openapi.json` publish.
+    pub fn service_info(mut self, name: &str, version: &str) -> Self {
+        self.service_name = Arc::from(name);
+        self.service_version = Arc::from(version);
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every route but `/health`. An empty
+    /// token leaves the API open.
+    pub fn api_token(mut self, token: &str) -> Self {
+        self.token = auth::BearerToken::new(token);
+        self
+    }
+
+    /// Sets how often `GET /events/{uuid}` reads the job's record.
+    pub fn events_poll_interval(mut self, interval: Duration) -> Self {
+        self.events_poll_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+}
+
+/// The application, ready for `HttpServer::new` or `actix_web::test::init_service`.
+pub fn app(
+    state: ApiState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let token = state.token.clone();
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|error, _| ApiError::BadQuery(error.to_string()).into()),
+        )
+        .route("/", web::get().to(discovery::discovery))
+        .route("/openapi.json", web::get().to(openapi::openapi))
+        .route("/schema/{job_type}", web::get().to(schema::schema))
+        .route("/job/{job_type}", web::post().to(submit::submit))
+        .route("/progress/{uuid}", web::get().to(monitor::progress))
+        .route("/info/{uuid}", web::get().to(monitor::info))
+        .route("/data/{uuid}", web::get().to(monitor::data))
+        .route("/events/{uuid}", web::get().to(events::events))
+        .route("/jobs", web::get().to(listing::list))
+        .route("/jobs", web::delete().to(listing::delete))
+        .route("/health", web::get().to(health::health))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .configure(control::routes)
+        // The hierarchy's paths are dynamic, so they are resolved only once no flat
+        // route matched: a flat route always wins.
+        .default_service(web::to(fallback))
+        .wrap_fn(move |request, service| {
+            let refused = auth::refuse(token.as_ref(), &request);
+            let response = match refused {
+                None => Ok(service.call(request)),
+                Some(error) => Err(request.into_response(error.error_response())),
+            };
+            async move {
+                match response {
+                    Ok(response) => response.await,
+                    Err(refused) => Ok(refused),
+                }
+            }
+        })
+        .wrap_fn(|request, service| {
+            let started = Instant::now();
+            let method = request.method().clone();
+            let path = request.path().to_owned();
+            let response = service.call(request);
+            async move {
+                let response = response.await;
+                let status = match &response {
+                    Ok(response) => response.status(),
+                    Err(error) => error.as_response_error().status_code(),
+                };
+                tracing::info!(
+                    target: "zerog::http",
+                    %method,
+                    %path,
+                    status = status.as_u16(),
+                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "request"
+                );
+                response
+            }
+        })
+}
+
+/// Every flat route and the methods it answers: a request to one of these paths with
+/// another method is answered 405 with an `Allow` header.
+const FLAT_ROUTES: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/openapi.json", "GET"),
+    ("/schema/{job_type}", "GET"),
+    ("/job/{job_type}", "POST"),
+    ("/progress/{uuid}", "GET"),
+    ("/info/{uuid}", "GET"),
+    ("/data/{uuid}", "GET"),
+    ("/events/{uuid}", "GET"),
+    ("/jobs", "GET, DELETE"),
+    ("/health", "GET"),
+    ("/metrics", "GET"),
+    ("/cancel/{uuid}", "POST"),
+    ("/workers", "GET"),
+    ("/workers/{id}/drain", "POST"),
+];
+
+/// What no flat route took: a flat path with the wrong method (405), a path of the
+/// endpoint hierarchy, or nothing (404).
+async fn fallback(
+    request: HttpRequest,
+    body: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let path = request.path();
+    let flat = FLAT_ROUTES
+        .iter()
+        .find(|(pattern, _)| ResourceDef::new(*pattern).is_match(path));
+    if let Some((_, allow)) = flat {
+        return Err(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow: (*allow).to_owned(),
+        });
+    }
+    hierarchy::dispatch(request, body, state).await
+}
+
+/// Parses the `{uuid}` of a path: the hyphenated form only, as the OpenAPI document's
+/// `format: uuid` says.
+fn parse_uuid(text: &str) -> Result<Uuid, ApiError> {
+    let hyphenated = text.len() == 36;
+    match Uuid::try_parse(text) {
+        Ok(uuid) if hyphenated => Ok(uuid),
+        _ => Err(ApiError::BadUuid(text.to_owned())),
+    }
+}

@@ -1,0 +1,723 @@
+//! `GET /openapi.json`: the whole API as OpenAPI 3.1, built from the registry.
+//!
+//! OpenAPI 3.1 schemas *are* JSON Schema draft 2020-12, which is what schemars writes
+//! and what each job type publishes, so the document is assembled with `serde_json`
+//! rather than with utoipa: utoipa would describe the flat routes from annotations,
+//! but not the per-job-type operations and hierarchy paths that only the registry
+//! knows at run time, and its OpenAPI 3.0-era schema model would sit between schemars
+//! and the document. Every body the server sends is a Rust type deriving `JsonSchema`,
+//! so the documented schemas are generated from the same types that serialize the
+//! answers.
+//!
+//! The document has:
+//! - one `POST /job/{jobType}` per job type, with the job type's schema as the request
+//!   body (under `components.schemas.<jobType>`), and its hierarchy twin;
+//! - every flat route, every branch's `branches`, `leaves` and monitoring aliases, and
+//!   every leaf's `post-schema`;
+//! - for each operation, every answer it gives, errors included (`ErrorBody`);
+//! - the bearer scheme, when the server requires a token.
+
+use actix_web::{HttpResponse, web};
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Map, Value, json};
+
+use super::discovery::Discovery;
+use super::error::ErrorBody;
+use super::events::{EVENT_STREAM_MEDIA_TYPE, ProgressEvent};
+use super::health::Health;
+use super::hierarchy::{self, Branch, Leaf};
+use super::listing::{AGE_PATTERN, CURSOR_PATTERN, DEFAULT_LIMIT, Deleted, JobList, MAX_LIMIT};
+use super::monitor::{DataView, ProgressView};
+use super::schema::SCHEMA_MEDIA_TYPE;
+use super::{ApiState, DEFAULT_EVENTS_POLL_INTERVAL};
+use crate::backend::WorkerInfo;
+use crate::record::{JobRecord, Status};
+use crate::registry::JobType;
+use crate::validate::example_params;
+
+pub(super) async fn openapi(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok().json(openapi_document(&state))
+}
+
+/// The OpenAPI 3.1 document of the API that `state` serves, as `GET /openapi.json`
+/// answers it.
+pub fn openapi_document(state: &ApiState) -> Value {
+    let mut components = Components::new();
+    let mut paths = Map::new();
+    let secured = state.token.is_some();
+
+    paths.insert("/".into(), json!({ "get": discovery(&mut components) }));
+    paths.insert(
+        "/openapi.json".into(),
+        json!({ "get": openapi_operation() }),
+    );
+    paths.insert(
+        "/schema/{jobType}".into(),
+        json!({ "get": schema_operation(state) }),
+    );
+    for job_type in state.registry.iter() {
+        let path = format!("/job/{}", job_type.spec().job_type);
+        let operation = submit_operation(&mut components, job_type, "", state.max_depth);
+        paths.insert(path, json!({ "post": operation }));
+    }
+    for (word, summary) in [
+        ("progress", "A job's status and completeness"),
+        ("info", "A job's log, attempts and timestamps"),
+        ("data", "A finished job's output"),
+    ] {
+        let path = format!("/{word}/{{uuid}}");
+        paths.insert(
+            path,
+            json!({ "get": view_operation(&mut components, word, summary, "") }),
+        );
+    }
+    paths.insert(
+        "/events/{uuid}".into(),
+        json!({ "get": events_operation(&mut components) }),
+    );
+    paths.insert(
+        "/jobs".into(),
+        json!({ "get": list_operation(&mut components), "delete": delete_operation(&mut components) }),
+    );
+    paths.insert(
+        "/cancel/{uuid}".into(),
+        json!({ "post": cancel_operation() }),
+    );
+    paths.insert(
+        "/workers".into(),
+        json!({ "get": workers_operation(&mut components) }),
+    );
+    paths.insert(
+        "/workers/{id}/drain".into(),
+        json!({ "post": drain_operation() }),
+    );
+    paths.insert(
+        "/health".into(),
+        json!({ "get": health_operation(&mut components, secured) }),
+    );
+    paths.insert("/metrics".into(), json!({ "get": metrics_operation() }));
+    hierarchy_paths(&mut paths, &mut components, state);
+    if secured {
+        require_token(&mut paths);
+    }
+
+    let mut document = json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": &*state.service_name,
+            "version": &*state.service_version,
+            "description": DESCRIPTION,
+        },
+        "tags": [
+            { "name": "jobs", "description": "Submitting and watching jobs." },
+            { "name": "discovery", "description": "What the service accepts." },
+            { "name": "hierarchy", "description": "The Spacewalk endpoint tree." },
+            { "name": "operations", "description": "Workers, retention, health and metrics." },
+        ],
+        "paths": paths,
+        "components": components.finish(),
+    });
+    if secured {
+        document["components"]["securitySchemes"] = json!({
+            "bearerAuth": { "type": "http", "scheme": "bearer" }
+        });
+        document["security"] = json!([{ "bearerAuth": [] }]);
+    }
+    document
+}
+
+const DESCRIPTION: &str = "Jobs with published JSON Schemas: POST a job type's \
+parameters, then follow the job by its uuid. Every error answers \
+`{\"error\": \"<kind>\", \"message\": \"...\", \"details\": [...]?}`.";
+
+/// Adds the 401 answer to every operation but the open `/health`.
+fn require_token(paths: &mut Map<String, Value>) {
+    let operations = paths
+        .iter_mut()
+        .filter(|(path, _)| path.as_str() != "/health")
+        .filter_map(|(_, item)| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        operation["responses"]["401"] = json!({
+            "description": "`unauthorized`: no valid bearer token",
+            "headers": { "WWW-Authenticate": { "schema": { "type": "string" } } },
+            "content": { "application/json": { "schema": error_ref() } },
+        });
+    }
+}
+
+/// The `components.schemas` being gathered: the answers' types (from schemars) and the
+/// job types' parameter schemas.
+struct Components {
+    generator: SchemaGenerator,
+    params: Map<String, Value>,
+}
+
+impl Components {
+    fn new() -> Self {
+        let generator = SchemaSettings::draft2020_12()
+            .with(|settings| {
+                settings.definitions_path = "/components/schemas".into();
+                settings.meta_schema = None;
+            })
+            .for_serialize()
+            .into_generator();
+        Components {
+            generator,
+            params: Map::new(),
+        }
+    }
+
+    /// A `$ref` to the schema of `T`, adding it to the components.
+    fn of<T: JsonSchema>(&mut self) -> Value {
+        self.generator.subschema_for::<T>().to_value()
+    }
+
+    /// A `$ref` to the parameter schema of `job_type`, adding it (and its `$defs`,
+    /// renamed `<jobType>.<Def>`) to the components.
+    fn params_of(&mut self, job_type: &JobType) -> Value {
+        let name = job_type.spec().job_type;
+        if !self.params.contains_key(name) {
+            let mut schema = job_type.schema().clone();
+            if let Value::Object(object) = &mut schema {
+                object.remove("$schema");
+                if let Some(Value::Object(defs)) = object.remove("$defs") {
+                    for (def, mut def_schema) in defs {
+                        rewrite_refs(&mut def_schema, name);
+                        self.params.insert(format!("{name}.{def}"), def_schema);
+                    }
+                }
+            }
+            rewrite_refs(&mut schema, name);
+            self.params.insert(name.to_owned(), schema);
+        }
+        json!({ "$ref": format!("#/components/schemas/{name}") })
+    }
+
+    fn finish(mut self) -> Value {
+        let _ = self.of::<ErrorBody<'static>>();
+        // `/info` serves the record without `params` and `data`.
+        let _ = self.of::<JobRecord>();
+        let mut schemas = self.generator.take_definitions(true);
+        if let Some(mut info) = schemas.remove("JobRecord") {
+            for key in ["params", "data"] {
+                if let Some(Value::Object(properties)) = info.get_mut("properties") {
+                    properties.remove(key);
+                }
+                if let Some(Value::Array(required)) = info.get_mut("required") {
+                    required.retain(|name| name != key);
+                }
+            }
+            info["description"] = json!("A job's record without `params` and `data`.");
+            schemas.insert("JobInfo".into(), info);
+        }
+        schemas.extend(self.params);
+        json!({ "schemas": schemas })
+    }
+}
+
+/// Points the `#/$defs/X` references of a job type's schema at `#/components/schemas/<jobType>.X`.
+fn rewrite_refs(schema: &mut Value, job_type: &str) {
+    match schema {
+        Value::Object(object) => {
+            for (key, value) in object.iter_mut() {
+                match value {
+                    Value::String(reference) if key == "$ref" => {
+                        if let Some(def) = reference.strip_prefix("#/$defs/") {
+                            *reference = format!("#/components/schemas/{job_type}.{def}");
+                        }
+                    }
+                    value => rewrite_refs(value, job_type),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| rewrite_refs(item, job_type)),
+        _ => {}
+    }
+}
+
+fn error_ref() -> Value {
+    json!({ "$ref": "#/components/schemas/ErrorBody" })
+}
+
+/// A JSON answer with `schema`.
+fn answer(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+/// An error answer: the `ErrorBody` with its `error` kinds named.
+fn error(kinds: &str) -> Value {
+    answer(&format!("`{kinds}`"), error_ref())
+}
+
+/// Adds the error answers that every store-backed operation can give.
+fn with_backend_errors(mut responses: Value) -> Value {
+    responses["503"] = error("backend_unavailable: the job store cannot be reached");
+    responses
+}
+
+fn uuid_parameter() -> Value {
+    json!({
+        "name": "uuid",
+        "in": "path",
+        "required": true,
+        "description": "The job's uuid, as `POST /job/{jobType}` answered it.",
+        "schema": { "type": "string", "format": "uuid", "pattern": UUID_PATTERN },
+    })
+}
+
+/// The hyphenated form: the only one the server reads.
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+fn operation_id(prefix: &str, path: &str) -> String {
+    let words: Vec<&str> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    if words.is_empty() {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}_{}", words.join("_"))
+    }
+}
+
+fn discovery(components: &mut Components) -> Value {
+    json!({
+        "operationId": "discover",
+        "tags": ["discovery"],
+        "summary": "The service, its job types and links to the monitoring endpoints",
+        "responses": { "200": answer("The service's description", components.of::<Discovery>()) },
+    })
+}
+
+fn openapi_operation() -> Value {
+    json!({
+        "operationId": "openapi",
+        "tags": ["discovery"],
+        "summary": "This document",
+        "responses": { "200": answer("OpenAPI 3.1", json!({ "type": "object" })) },
+    })
+}
+
+fn schema_operation(state: &ApiState) -> Value {
+    let names: Vec<&str> = state.registry.job_types();
+    let mut name_schema = json!({ "type": "string" });
+    if !names.is_empty() {
+        name_schema["enum"] = json!(names);
+    }
+    json!({
+        "operationId": "getSchema",
+        "tags": ["discovery"],
+        "summary": "A job type's parameter JSON Schema (draft 2020-12)",
+        "parameters": [{
+            "name": "jobType", "in": "path", "required": true,
+            "description": "The job type.", "schema": name_schema,
+        }],
+        "responses": {
+            "200": {
+                "description": "The schema that every POST of this job type is validated against",
+                "content": { SCHEMA_MEDIA_TYPE: { "schema": { "type": "object" } } },
+            },
+            "404": error("unknown_job_type"),
+        },
+    })
+}
+
+/// `POST /job/{jobType}`, or its hierarchy twin `POST /{leaf}/job` when `leaf` is given.
+fn submit_operation(
+    components: &mut Components,
+    job_type: &JobType,
+    leaf: &str,
+    max_depth: usize,
+) -> Value {
+    let spec = job_type.spec();
+    let (id, tag) = if leaf.is_empty() {
+        (format!("submit_{}", spec.job_type), "jobs")
+    } else {
+        (operation_id("hierarchy_submit", leaf), "hierarchy")
+    };
+    let mut description = spec.description.to_owned();
+    if !description.is_empty() {
+        description.push_str("\n\n");
+    }
+    description.push_str(&format!(
+        "The body is the job's parameters; unknown fields are {}. Arrays and objects may \
+         nest at most {max_depth} levels deep. Queue `{}`, cost {}.",
+        if spec.allow_unknown_fields {
+            "kept"
+        } else {
+            "refused"
+        },
+        spec.queue,
+        spec.cost,
+    ));
+    json!({
+        "operationId": id,
+        "tags": [tag],
+        "summary": format!("Submit a {} job", spec.name),
+        "description": description,
+        "requestBody": {
+            "required": true,
+            "content": { "application/json": {
+                "schema": components.params_of(job_type),
+                "example": example_params(job_type.schema()),
+            } },
+        },
+        "responses": with_backend_errors(json!({
+            "201": {
+                "description": "Accepted: validated, stored and queued",
+                "headers": {
+                    "Location": {
+                        "description": "The job's `/progress/{uuid}`",
+                        "schema": { "type": "string" },
+                    },
+                },
+                "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "properties": { "uuid": { "type": "string", "format": "uuid" } },
+                    "required": ["uuid"],
+                } } },
+                "links": {
+                    "progress": { "operationId": "getProgress", "parameters": { "uuid": "$response.body#/uuid" } },
+                    "info": { "operationId": "getInfo", "parameters": { "uuid": "$response.body#/uuid" } },
+                    "data": { "operationId": "getData", "parameters": { "uuid": "$response.body#/uuid" } },
+                    "cancel": { "operationId": "cancelJob", "parameters": { "uuid": "$response.body#/uuid" } },
+                },
+            },
+            "400": error("validation (one detail per violation), malformed_json or too_deep"),
+            "413": error("payload_too_large"),
+            "415": error("unsupported_media_type: the body is not sent as JSON"),
+        })),
+    })
+}
+
+/// `GET /{word}/{uuid}`, or its alias under `branch`.
+fn view_operation(components: &mut Components, word: &str, summary: &str, branch: &str) -> Value {
+    let body = match word {
+        "progress" => components.of::<ProgressView>(),
+        "info" => json!({ "$ref": "#/components/schemas/JobInfo" }),
+        _ => components.of::<DataView>(),
+    };
+    let id = if branch.is_empty() {
+        let mut word = word.to_owned();
+        word[..1].make_ascii_uppercase();
+        format!("get{word}")
+    } else {
+        operation_id(&format!("hierarchy_{word}"), branch)
+    };
+    let mut responses = json!({
+        "200": answer(summary, body),
+        "400": error("bad_uuid"),
+        "404": error("unknown_job"),
+    });
+    if word == "data" {
+        responses["409"] = error("not_finished, with the job's `status`");
+    }
+    json!({
+        "operationId": id,
+        "tags": [if branch.is_empty() { "jobs" } else { "hierarchy" }],
+        "summary": summary,
+        "parameters": [uuid_parameter()],
+        "responses": with_backend_errors(responses),
+    })
+}
+
+fn events_operation(components: &mut Components) -> Value {
+    let event = components.of::<ProgressEvent>();
+    json!({
+        "operationId": "streamEvents",
+        "tags": ["jobs"],
+        "summary": "A job's progress as Server-Sent Events",
+        "description": format!(
+            "Polls the job's record every {} ms. Sends `event: progress` at once and on \
+             every change (status, completeness, `updatedAt`, new log lines), then \
+             `event: finished` when the job has finished, and closes. The data of both \
+             is a `ProgressEvent` ({}). `event: gone` means the job was deleted.",
+            DEFAULT_EVENTS_POLL_INTERVAL.as_millis(),
+            event["$ref"].as_str().unwrap_or_default(),
+        ),
+        "parameters": [uuid_parameter()],
+        "responses": with_backend_errors(json!({
+            "200": {
+                "description": "The event stream",
+                "content": { EVENT_STREAM_MEDIA_TYPE: { "schema": { "type": "string" } } },
+            },
+            "400": error("bad_uuid"),
+            "404": error("unknown_job"),
+        })),
+    })
+}
+
+fn status_schema() -> Value {
+    json!({ "type": "string", "enum": Status::ALL.map(Status::as_str) })
+}
+
+fn list_operation(components: &mut Components) -> Value {
+    json!({
+        "operationId": "listJobs",
+        "tags": ["jobs"],
+        "summary": "Jobs, newest first, a page at a time",
+        "parameters": [
+            { "name": "status", "in": "query", "description": "Only jobs with this status.", "schema": status_schema() },
+            { "name": "jobType", "in": "query", "description": "Only jobs of this type.", "schema": { "type": "string" } },
+            {
+                "name": "limit", "in": "query", "description": "Jobs per page.",
+                "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT },
+            },
+            {
+                "name": "after", "in": "query",
+                "description": "The `next` of the previous page.",
+                "schema": { "type": "string", "pattern": CURSOR_PATTERN },
+            },
+        ],
+        "responses": with_backend_errors(json!({
+            "200": answer("One page; `next` is null on the last", components.of::<JobList>()),
+            "400": error("bad_status, bad_limit, bad_cursor or bad_query"),
+        })),
+    })
+}
+
+fn delete_operation(components: &mut Components) -> Value {
+    json!({
+        "operationId": "deleteJobs",
+        "tags": ["operations"],
+        "summary": "Delete finished jobs older than an age",
+        "parameters": [
+            {
+                "name": "status", "in": "query",
+                "description": "Finished statuses to delete, comma-separated (default: all three).",
+                "style": "form", "explode": false,
+                "schema": {
+                    "type": "array", "minItems": 1,
+                    "items": { "type": "string", "enum": ["done", "failed", "cancelled"] },
+                },
+            },
+            {
+                "name": "olderThan", "in": "query", "required": true,
+                "description": "Delete jobs that finished longer ago than this: 30s, 15m, 12h, 7d.",
+                "schema": { "type": "string", "pattern": AGE_PATTERN },
+            },
+        ],
+        "responses": with_backend_errors(json!({
+            "200": answer("How many jobs were deleted, per status", components.of::<Deleted>()),
+            "400": error("unfinished_status, bad_status, bad_age, missing_parameter or bad_query"),
+        })),
+    })
+}
+
+fn cancel_operation() -> Value {
+    json!({
+        "operationId": "cancelJob",
+        "tags": ["jobs"],
+        "summary": "Cancel a job",
+        "description": "A queued or waiting job is cancelled at once. A running job is \
+            signalled and becomes `cancelled` when its run returns or at its next \
+            checkpoint; with `kill=true` it is stopped now (error 410 \"Killed by user\").",
+        "parameters": [
+            uuid_parameter(),
+            { "name": "kill", "in": "query", "description": "Abort a running job now.", "schema": { "type": "boolean", "default": false } },
+        ],
+        "responses": with_backend_errors(json!({
+            "200": answer("The job's status after the request", json!({
+                "type": "object",
+                "properties": {
+                    "uuid": { "type": "string", "format": "uuid" },
+                    "status": status_schema(),
+                    "resultCode": { "type": "integer" },
+                    "cancelRequested": {
+                        "type": "boolean",
+                        "description": "Whether the job runs on and was only signalled.",
+                    },
+                },
+                "required": ["uuid", "status", "resultCode", "cancelRequested"],
+            })),
+            "400": error("bad_uuid or bad_query"),
+            "404": error("unknown_job"),
+            "409": error("already_finished, with the job's `status`"),
+        })),
+    })
+}
+
+fn workers_operation(components: &mut Components) -> Value {
+    let worker = components.of::<WorkerInfo>();
+    json!({
+        "operationId": "listWorkers",
+        "tags": ["operations"],
+        "summary": "Live workers",
+        "responses": with_backend_errors(json!({
+            "200": answer("Workers whose heartbeat has not expired", json!({
+                "type": "object",
+                "properties": { "workers": { "type": "array", "items": worker } },
+                "required": ["workers"],
+            })),
+        })),
+    })
+}
+
+fn drain_operation() -> Value {
+    json!({
+        "operationId": "drainWorker",
+        "tags": ["operations"],
+        "summary": "Drain a worker: it takes no new job and finishes what it runs",
+        "parameters": [
+            { "name": "id", "in": "path", "required": true, "description": "The worker's id, from `GET /workers`.", "schema": { "type": "string" } },
+            { "name": "exit", "in": "query", "description": "Exit once drained (ZeroG's retire).", "schema": { "type": "boolean", "default": false } },
+        ],
+        "responses": with_backend_errors(json!({
+            "200": answer("The command left for the worker", json!({
+                "type": "object",
+                "properties": {
+                    "id": { "type": "string" },
+                    "command": { "type": "string", "enum": ["drain", "drainAndExit"] },
+                },
+                "required": ["id", "command"],
+            })),
+            "400": error("bad_query"),
+            "404": error("unknown_worker"),
+        })),
+    })
+}
+
+fn health_operation(components: &mut Components, secured: bool) -> Value {
+    let health = components.of::<Health>();
+    let mut operation = json!({
+        "operationId": "health",
+        "tags": ["operations"],
+        "summary": "Liveness and a round trip to the store; needs no token",
+        "responses": {
+            "200": answer("Every check passed", health.clone()),
+            "503": answer("A check failed; `checks` says which", health),
+        },
+    });
+    if secured {
+        operation["security"] = json!([]);
+    }
+    operation
+}
+
+fn metrics_operation() -> Value {
+    json!({
+        "operationId": "metrics",
+        "tags": ["operations"],
+        "summary": "Prometheus metrics",
+        "description": "`zerog_jobs{status,job_type}`, `zerog_queue_due_jobs{queue}`, \
+            `zerog_queue_running_jobs{queue}`, `zerog_queue_oldest_due_age_seconds{queue}` \
+            and the histogram `zerog_job_run_duration_seconds{job_type,outcome}`.",
+        "responses": with_backend_errors(json!({
+            "200": {
+                "description": "The Prometheus text format, version 0.0.4",
+                "content": { "text/plain": { "schema": { "type": "string" } } },
+            },
+        })),
+    })
+}
+
+/// Every path of the endpoint hierarchy, spelled out branch by branch.
+fn hierarchy_paths(paths: &mut Map<String, Value>, components: &mut Components, state: &ApiState) {
+    let registry = &state.registry;
+    let branch_list = json!({ "type": "array", "items": components.of::<Branch>() });
+    let leaf_list = json!({ "type": "array", "items": components.of::<Leaf>() });
+    let mut branches = vec![""];
+    branches.extend(hierarchy::branches(registry));
+    for branch in branches {
+        let prefix = if branch.is_empty() {
+            String::new()
+        } else {
+            format!("/{branch}")
+        };
+        let label = if branch.is_empty() {
+            "the root"
+        } else {
+            branch
+        };
+        for (word, list, summary) in [
+            (
+                "branches",
+                &branch_list,
+                format!("The branches under {label}"),
+            ),
+            ("leaves", &leaf_list, format!("The job types on {label}")),
+        ] {
+            paths.insert(
+                format!("{prefix}/{word}"),
+                json!({ "get": {
+                    "operationId": operation_id(&format!("hierarchy_{word}"), branch),
+                    "tags": ["hierarchy"],
+                    "summary": summary,
+                    "responses": { "200": answer(&summary, list.clone()) },
+                } }),
+            );
+        }
+        if !branch.is_empty() {
+            for (word, summary) in [
+                (
+                    "progress",
+                    "A job's status and completeness (alias of /progress)",
+                ),
+                ("info", "A job's log and timestamps (alias of /info)"),
+                ("data", "A finished job's output (alias of /data)"),
+            ] {
+                let operation = view_operation(components, word, summary, branch);
+                paths.insert(
+                    format!("{prefix}/{word}/{{uuid}}"),
+                    json!({ "get": operation }),
+                );
+            }
+        }
+        for job_type in registry.iter().filter(|t| t.spec().path == branch) {
+            let leaf = format!("{}/{}", prefix, job_type.spec().job_type);
+            let schema = components.params_of(job_type);
+            paths.insert(
+                format!("{leaf}/post-schema"),
+                json!({ "get": {
+                    "operationId": operation_id("hierarchy_post_schema", &leaf),
+                    "tags": ["hierarchy"],
+                    "summary": format!("The parameter schema of {}", job_type.spec().name),
+                    "responses": { "200": answer("`postSchema`: the JSON Schema", json!({
+                        "type": "object",
+                        "properties": { "postSchema": { "type": "object", "description": format!("As {}", schema["$ref"].as_str().unwrap_or_default()) } },
+                        "required": ["postSchema"],
+                    })) },
+                } }),
+            );
+            let operation = submit_operation(components, job_type, &leaf, state.max_depth);
+            paths.insert(format!("{leaf}/job"), json!({ "post": operation }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_to_defs_point_into_the_components() {
+        let mut schema = json!({
+            "properties": { "mode": { "$ref": "#/$defs/Mode" }, "other": { "$ref": "#/x" } },
+            "items": [{ "$ref": "#/$defs/Item" }],
+        });
+        rewrite_refs(&mut schema, "resize");
+        assert_eq!(
+            schema["properties"]["mode"]["$ref"],
+            "#/components/schemas/resize.Mode"
+        );
+        assert_eq!(schema["properties"]["other"]["$ref"], "#/x");
+        assert_eq!(
+            schema["items"][0]["$ref"],
+            "#/components/schemas/resize.Item"
+        );
+    }
+
+    #[test]
+    fn operation_ids_are_made_of_words() {
+        assert_eq!(operation_id("hierarchy_leaves", ""), "hierarchy_leaves");
+        assert_eq!(
+            operation_id("hierarchy_submit", "/a/b_c"),
+            "hierarchy_submit_a_b_c"
+        );
+    }
+}

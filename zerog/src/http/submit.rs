@@ -1,0 +1,124 @@
+//! `POST /job/{jobType}`: validate, persist, enqueue (the seed's "run job").
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiState};
+use crate::record::JobRecord;
+use crate::registry::JobType;
+
+pub(super) async fn submit(
+    request: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let job_type = state
+        .registry
+        .get(&path)
+        .ok_or_else(|| ApiError::UnknownJobType(path.into_inner()))?;
+    accept(&request, job_type, body, &state).await
+}
+
+/// Validates, persists and enqueues a job of `job_type`: the body of both
+/// `POST /job/{jobType}` and the hierarchy's `POST /{path}/{leaf}/job`.
+pub(super) async fn accept(
+    request: &HttpRequest,
+    job_type: &JobType,
+    body: web::Payload,
+    state: &ApiState,
+) -> Result<HttpResponse, ApiError> {
+    require_json(request)?;
+    let params = read_json(request, body, state.body_limit).await?;
+    if nesting_depth(&params) > state.max_depth {
+        return Err(ApiError::TooDeep {
+            limit: state.max_depth,
+        });
+    }
+    let params = job_type
+        .validate(&params)
+        .map_err(|violations| ApiError::Validation {
+            job_type: job_type.spec().job_type.to_owned(),
+            violations,
+        })?;
+    let spec = job_type.spec();
+    let record = JobRecord::new(spec, params);
+    state.backend.submit(&record, spec.cost).await?;
+    tracing::info!(job.uuid = %record.uuid, job.job_type = spec.job_type, "job accepted");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/progress/{}", record.uuid)))
+        .json(json!({ "uuid": record.uuid })))
+}
+
+/// How deeply `value` nests arrays and objects: 0 for a scalar, 1 for `{}` or `[1]`.
+fn nesting_depth(value: &Value) -> usize {
+    // Iterative, so that a hostile body cannot overflow the stack (serde_json already
+    // refuses more than 128 levels, but the check should not depend on that).
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0)];
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
+fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(ApiError::UnsupportedMediaType)?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+async fn read_json(
+    request: &HttpRequest,
+    body: web::Payload,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = body
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit })?
+        .map_err(|error| ApiError::MalformedJson(format!("the body could not be read: {error}")))?;
+    serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_arrays_and_objects() {
+        assert_eq!(nesting_depth(&json!(1)), 0);
+        assert_eq!(nesting_depth(&json!({})), 1);
+        assert_eq!(nesting_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
+    }
+}
