@@ -1,0 +1,513 @@
+//! Enqueue, reservation, capacity, limits, finishing, requeue and retries, progress,
+//! listing, retention and statistics.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use zerog::Status;
+use zerog::backend::{ListQuery, StoreError};
+use zerog::job::RetryPolicy;
+use zerog::record::{EVENT_FINISHED, EVENT_RESTARTING, timestamp};
+
+use super::{Ask, Ctx, done, enqueue, get, record, reserve, reserve_within};
+
+pub async fn enqueue_stores_the_record_and_refuses_duplicates(ctx: Ctx) {
+    let queue = ctx.backend.queue();
+    let job = record("a", "alpha");
+    queue.enqueue(&job, 1, Utc::now()).await.unwrap();
+    // The record and the queue entry exist together: the record reads back as written
+    // and the job can be reserved.
+    assert_eq!(get(&ctx, &job).await, job);
+    let mut again = job.clone();
+    again.params = json!({"step": 99});
+    let error = queue.enqueue(&again, 1, Utc::now()).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::Duplicate(uuid) if uuid == job.uuid),
+        "{error}"
+    );
+    assert_eq!(
+        get(&ctx, &job).await,
+        job,
+        "a duplicate leaves the first alone"
+    );
+    let unknown = record("a", "alpha");
+    assert_eq!(ctx.backend.store().get(unknown.uuid).await.unwrap(), None);
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let taken = reserve(&ctx, &ask).await.expect("the job is queued");
+    assert_eq!(taken.record.uuid, job.uuid);
+    assert!(
+        reserve(&ctx, &ask).await.is_none(),
+        "queued once, not twice"
+    );
+}
+
+pub async fn enqueue_many_stores_a_batch(ctx: Ctx) {
+    let queue = ctx.backend.queue();
+    let batch: Vec<_> = (0..3).map(|_| (record("a", "alpha"), 1)).collect();
+    queue.enqueue_many(&batch, Utc::now()).await.unwrap();
+    queue.enqueue_many(&[], Utc::now()).await.unwrap();
+    for (job, _) in &batch {
+        assert_eq!(get(&ctx, job).await, *job);
+    }
+    let ask = Ask::new(&["alpha"], &["a"]);
+    for (job, _) in &batch {
+        let taken = reserve(&ctx, &ask).await.expect("a job of the batch");
+        assert_eq!(taken.record.uuid, job.uuid, "in the order of the batch");
+    }
+
+    // A batch with a taken uuid is refused.
+    let fresh = record("b", "beta");
+    let clash = vec![(fresh.clone(), 1), (batch[1].0.clone(), 1)];
+    let error = queue.enqueue_many(&clash, Utc::now()).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::Duplicate(uuid) if uuid == batch[1].0.uuid),
+        "{error}"
+    );
+    let twice = record("b", "beta");
+    let error = queue
+        .enqueue_many(&[(twice.clone(), 1), (twice.clone(), 1)], Utc::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::Duplicate(uuid) if uuid == twice.uuid),
+        "{error}"
+    );
+    if ctx.caps.atomic_batches {
+        let store = ctx.backend.store();
+        assert_eq!(store.get(fresh.uuid).await.unwrap(), None, "all or nothing");
+        assert_eq!(store.get(twice.uuid).await.unwrap(), None, "all or nothing");
+    }
+}
+
+pub async fn reserve_takes_the_oldest_due_job(ctx: Ctx) {
+    let first = enqueue(&ctx, "a", "alpha", 1).await;
+    let second = enqueue(&ctx, "a", "alpha", 1).await;
+    let third = enqueue(&ctx, "b", "beta", 1).await;
+    let ask = Ask::new(&["alpha", "beta"], &["a", "b"]);
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let taken = reserve(&ctx, &ask).await.expect("a due job");
+        // The reservation is the record as stored: running, with its start time.
+        assert_eq!(taken.record.status, Status::Running);
+        assert!(taken.record.started_at.is_some());
+        assert_eq!(taken.record.run_after, None);
+        assert_eq!(get(&ctx, &taken.record).await, taken.record);
+        assert_eq!(taken.lease.uuid, taken.record.uuid);
+        assert_eq!(taken.lease.worker, ask.worker);
+        assert_eq!(taken.lease.duration, ask.lease);
+        order.push(taken.record.uuid);
+    }
+    assert_eq!(order, [first.uuid, second.uuid, third.uuid], "oldest first");
+    assert!(reserve(&ctx, &ask).await.is_none());
+
+    if ctx.caps.orders_by_run_at {
+        // Due time comes before insertion order.
+        let later = record("a", "alpha");
+        let earlier = record("a", "alpha");
+        let queue = ctx.backend.queue();
+        queue.enqueue(&later, 1, Utc::now()).await.unwrap();
+        let ago = Utc::now() - chrono::Duration::seconds(10);
+        queue.enqueue(&earlier, 1, ago).await.unwrap();
+        assert_eq!(reserve(&ctx, &ask).await.unwrap().record.uuid, earlier.uuid);
+        assert_eq!(reserve(&ctx, &ask).await.unwrap().record.uuid, later.uuid);
+    }
+}
+
+pub async fn reserve_waits_for_run_at(ctx: Ctx) {
+    let job = record("a", "alpha");
+    let run_at = Utc::now() + chrono::Duration::milliseconds(1500);
+    ctx.backend.queue().enqueue(&job, 1, run_at).await.unwrap();
+    let ask = Ask::new(&["alpha"], &["a"]);
+    assert!(reserve(&ctx, &ask).await.is_none(), "not due yet");
+    let taken = reserve_within(&ctx, &ask, "the delayed job to become due").await;
+    assert_eq!(taken.record.uuid, job.uuid);
+    assert!(Utc::now() >= run_at, "reserved before its run_at");
+}
+
+pub async fn reserve_serves_only_the_requested_queues_and_types(ctx: Ctx) {
+    let a = enqueue(&ctx, "a", "alpha", 1).await;
+    let b = enqueue(&ctx, "b", "beta", 1).await;
+    let c = enqueue(&ctx, "c", "alpha", 1).await;
+    assert!(
+        reserve(&ctx, &Ask::new(&["gamma"], &["a", "b", "c"]))
+            .await
+            .is_none()
+    );
+    let beta = reserve(&ctx, &Ask::new(&["beta"], &["a", "b", "c"]))
+        .await
+        .unwrap();
+    assert_eq!(beta.record.uuid, b.uuid);
+    // Only type c, though a is older in the same queue.
+    let only_c = Ask::new(&["alpha"], &["c"]);
+    let taken = reserve_within(&ctx, &only_c, "the job of type c").await;
+    assert_eq!(taken.record.uuid, c.uuid);
+    let only_a = Ask::new(&["alpha", "beta"], &["a"]);
+    let taken = reserve_within(&ctx, &only_a, "the job of type a").await;
+    assert_eq!(taken.record.uuid, a.uuid);
+}
+
+pub async fn reserve_takes_only_what_fits_the_free_capacity(ctx: Ctx) {
+    let big = enqueue(&ctx, "a", "alpha", 5).await;
+    let small = enqueue(&ctx, "a", "alpha", 1).await;
+    let narrow = Ask::new(&["alpha"], &["a"]).max_cost(2);
+    let taken = reserve_within(&ctx, &narrow, "the job that fits").await;
+    assert_eq!((taken.record.uuid, taken.cost), (small.uuid, 1));
+    assert!(
+        reserve(&ctx, &narrow).await.is_none(),
+        "cost 5 does not fit in 2"
+    );
+    let wide = Ask::new(&["alpha"], &["a"]).max_cost(5);
+    let taken = reserve_within(&ctx, &wide, "the big job, once it fits").await;
+    assert_eq!((taken.record.uuid, taken.cost), (big.uuid, 5));
+}
+
+pub async fn queue_limits_cap_running_jobs_across_workers(ctx: Ctx) {
+    let first = enqueue(&ctx, "a", "limited", 1).await;
+    let second = enqueue(&ctx, "a", "limited", 1).await;
+    let other = enqueue(&ctx, "b", "free", 1).await;
+    let ask = Ask::new(&["limited", "free"], &["a", "b"]).limit("limited", 1);
+    let one = reserve(&ctx, &ask).await.unwrap();
+    assert_eq!(one.record.uuid, first.uuid);
+    // Another worker, same limit: the limited queue is full, the other is not.
+    let mut elsewhere = ask.clone();
+    elsewhere.worker = "host:2:conformance".to_owned();
+    let two = reserve_within(&ctx, &elsewhere, "the job of the unlimited queue").await;
+    assert_eq!(two.record.uuid, other.uuid);
+    assert!(
+        reserve(&ctx, &elsewhere).await.is_none(),
+        "one running is the limit"
+    );
+    let finished = done(one.record.clone(), 200);
+    ctx.backend
+        .queue()
+        .ack(&one.lease, &finished)
+        .await
+        .unwrap();
+    let three = reserve_within(&ctx, &elsewhere, "a free slot in the limited queue").await;
+    assert_eq!(three.record.uuid, second.uuid);
+}
+
+pub async fn reserve_many_takes_a_batch_that_fits(ctx: Ctx) {
+    let mut jobs = Vec::new();
+    for _ in 0..5 {
+        jobs.push(enqueue(&ctx, "a", "alpha", 1).await.uuid);
+    }
+    let queue = ctx.backend.queue();
+    let ask = Ask::new(&["alpha"], &["a"]).max_cost(3);
+    let batch = queue.reserve_many(&ask.request(), 10).await.unwrap();
+    let taken: Vec<_> = batch.iter().map(|r| r.record.uuid).collect();
+    assert_eq!(taken, jobs[..3], "three fit in three units, oldest first");
+    let mut leases: Vec<_> = batch.iter().map(|r| r.lease.id).collect();
+    leases.dedup();
+    assert_eq!(leases.len(), 3, "one lease per job");
+    let one = queue.reserve_many(&ask.request(), 1).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].record.uuid, jobs[3]);
+    // A limit holds within a batch too.
+    for _ in 0..3 {
+        enqueue(&ctx, "a", "limited", 1).await;
+    }
+    let limited = Ask::new(&["limited"], &["a"]).limit("limited", 2);
+    let batch = queue.reserve_many(&limited.request(), 10).await.unwrap();
+    assert_eq!(batch.len(), 2, "two may run at once");
+    assert!(
+        queue
+            .reserve_many(&limited.request(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn ack_finishes_the_job_for_good(ctx: Ctx) {
+    let job = enqueue(&ctx, "a", "alpha", 1).await;
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let taken = reserve(&ctx, &ask).await.unwrap();
+    let mut finished = done(taken.record.clone(), 201);
+    finished.data = json!({"answer": 42});
+    ctx.backend
+        .queue()
+        .ack(&taken.lease, &finished)
+        .await
+        .unwrap();
+    let stored = get(&ctx, &job).await;
+    assert_eq!(stored, finished);
+    assert_eq!(stored.status, Status::Done);
+    assert!(
+        reserve(&ctx, &ask).await.is_none(),
+        "a finished job never runs again"
+    );
+    let again = ctx.backend.queue().ack(&taken.lease, &finished).await;
+    assert!(
+        matches!(again, Err(StoreError::LeaseLost(_))),
+        "the run is over"
+    );
+}
+
+pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {
+    let job = enqueue(&ctx, "a", "alpha", 1).await;
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let taken = reserve(&ctx, &ask).await.unwrap();
+    let run_at = Utc::now() + chrono::Duration::milliseconds(1200);
+    let mut paused = taken.record.clone();
+    paused.params = json!({"step": 1});
+    paused.completeness = 0.25;
+    paused.status = Status::Waiting;
+    paused.run_after = Some(timestamp(run_at));
+    ctx.backend
+        .queue()
+        .release_after(&taken.lease, &paused, run_at)
+        .await
+        .unwrap();
+    assert_eq!(get(&ctx, &job).await, paused);
+    assert!(reserve(&ctx, &ask).await.is_none(), "not before its run_at");
+    let resumed = reserve_within(&ctx, &ask, "the requeued job").await;
+    assert!(Utc::now() >= run_at);
+    assert_eq!(resumed.record.uuid, job.uuid);
+    assert_eq!(
+        resumed.record.params,
+        json!({"step": 1}),
+        "it resumes from its state"
+    );
+    assert_eq!(resumed.record.attempts, 0, "a requeue uses no attempt");
+    assert_ne!(resumed.lease.id, taken.lease.id);
+}
+
+pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
+    let mut job = record("a", "alpha");
+    job.max_attempts = 2;
+    ctx.backend
+        .queue()
+        .enqueue(&job, 1, Utc::now())
+        .await
+        .unwrap();
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let policy = RetryPolicy::Exponential {
+        delay: Duration::from_millis(800),
+    };
+
+    // The first run fails: one attempt used, back after the backoff.
+    let first = reserve(&ctx, &ask).await.unwrap();
+    let mut failed = first.record.clone();
+    failed.attempts = 1;
+    failed.push_error(500, "boom", Some(1));
+    failed.push_event(EVENT_RESTARTING);
+    let run_at = Utc::now() + chrono::Duration::from_std(policy.delay_after(1)).unwrap();
+    failed.status = Status::Waiting;
+    failed.run_after = Some(timestamp(run_at));
+    ctx.backend
+        .queue()
+        .release_after(&first.lease, &failed, run_at)
+        .await
+        .unwrap();
+    let stored = get(&ctx, &job).await;
+    assert_eq!((stored.status, stored.attempts), (Status::Waiting, 1));
+    assert_eq!(stored.errors[0].msg, "boom");
+    assert!(reserve(&ctx, &ask).await.is_none(), "backing off");
+
+    // The retry fails too: the attempts are exhausted and the job fails for good.
+    let second = reserve_within(&ctx, &ask, "the retry after the backoff").await;
+    assert!(Utc::now() >= run_at, "retried before the backoff ended");
+    assert_eq!(second.record.attempts, 1);
+    let mut exhausted = second.record.clone();
+    exhausted.attempts = 2;
+    exhausted.push_error(500, "boom again", Some(2));
+    exhausted.push_event(EVENT_FINISHED);
+    exhausted.status = Status::Failed;
+    exhausted.result_code = 500;
+    exhausted.finished_at = Some(timestamp(Utc::now()));
+    ctx.backend
+        .queue()
+        .ack(&second.lease, &exhausted)
+        .await
+        .unwrap();
+    let stored = get(&ctx, &job).await;
+    assert_eq!(stored, exhausted);
+    assert_eq!(stored.errors.len(), 2);
+    let events: Vec<_> = stored.events.iter().map(|e| e.msg.as_str()).collect();
+    assert_eq!(events, [EVENT_RESTARTING, EVENT_FINISHED]);
+    assert!(
+        reserve(&ctx, &ask).await.is_none(),
+        "a failed job never runs again"
+    );
+}
+
+pub async fn progress_and_log_persist_while_running(ctx: Ctx) {
+    let job = enqueue(&ctx, "a", "alpha", 1).await;
+    let taken = reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
+    let mut running = taken.record.clone();
+    running.completeness = 0.5;
+    running.push_event("halfway");
+    running.push_error(404, "a missing page, skipped", Some(1));
+    running.touch();
+    let store = ctx.backend.store();
+    store.save_progress(&taken.lease, &running).await.unwrap();
+    assert_eq!(get(&ctx, &job).await, running);
+    running.completeness = 0.75;
+    running.push_event("three quarters");
+    store.save_progress(&taken.lease, &running).await.unwrap();
+    let stored = get(&ctx, &job).await;
+    assert_eq!(stored, running);
+    assert_eq!(stored.status, Status::Running);
+    assert_eq!(stored.events.len(), 2);
+    assert_eq!(stored.errors[0].error_code, 404);
+}
+
+pub async fn listing_is_newest_first_with_keyset_pages(ctx: Ctx) {
+    let mut jobs = Vec::new();
+    for i in 0..5 {
+        let job_type = if i % 2 == 0 { "a" } else { "b" };
+        jobs.push(enqueue(&ctx, job_type, "alpha", 1).await.uuid);
+    }
+    let store = ctx.backend.store();
+    let page = |after: Option<String>| ListQuery {
+        limit: 2,
+        after,
+        ..ListQuery::default()
+    };
+    let first = store.list(&page(None)).await.unwrap();
+    let uuids =
+        |page: &zerog::backend::JobPage| -> Vec<_> { page.jobs.iter().map(|j| j.uuid).collect() };
+    assert_eq!(uuids(&first), [jobs[4], jobs[3]]);
+    let second = store.list(&page(first.next.clone())).await.unwrap();
+    assert_eq!(uuids(&second), [jobs[2], jobs[1]]);
+    let third = store.list(&page(second.next.clone())).await.unwrap();
+    assert_eq!(uuids(&third), [jobs[0]]);
+    assert_eq!(third.next, None, "the last page");
+
+    let of_type_a = ListQuery {
+        job_type: Some("a".to_owned()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        uuids(&store.list(&of_type_a).await.unwrap()),
+        [jobs[4], jobs[2], jobs[0]]
+    );
+    let taken = reserve(&ctx, &Ask::new(&["alpha"], &["a", "b"]))
+        .await
+        .unwrap();
+    assert_eq!(taken.record.uuid, jobs[0]);
+    let running = ListQuery {
+        status: Some(Status::Running),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    let listed = store.list(&running).await.unwrap();
+    assert_eq!(uuids(&listed), [jobs[0]]);
+    assert_eq!(listed.jobs[0].status, Status::Running);
+    let queued_b = ListQuery {
+        status: Some(Status::Queued),
+        job_type: Some("b".to_owned()),
+        limit: 1,
+        ..ListQuery::default()
+    };
+    let page_b = store.list(&queued_b).await.unwrap();
+    assert_eq!(uuids(&page_b), [jobs[3]]);
+    let rest_b = ListQuery {
+        after: page_b.next,
+        ..queued_b.clone()
+    };
+    assert_eq!(uuids(&store.list(&rest_b).await.unwrap()), [jobs[1]]);
+    let bad = ListQuery {
+        after: Some("not a cursor".to_owned()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert!(matches!(
+        store.list(&bad).await,
+        Err(StoreError::BadCursor(_))
+    ));
+}
+
+pub async fn delete_finished_counts_per_status(ctx: Ctx) {
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let mut finished = Vec::new();
+    for code in [200, 200, 500] {
+        let job = enqueue(&ctx, "a", "alpha", 1).await;
+        let taken = reserve_within(&ctx, &ask, "the job just enqueued").await;
+        assert_eq!(taken.record.uuid, job.uuid);
+        let mut end = done(taken.record, code);
+        if code == 500 {
+            end.status = Status::Failed;
+        }
+        ctx.backend.queue().ack(&taken.lease, &end).await.unwrap();
+        finished.push(job);
+    }
+    let waiting = enqueue(&ctx, "a", "alpha", 1).await;
+    let store = ctx.backend.store();
+    let past = Utc::now() - chrono::Duration::hours(1);
+    let none = store
+        .delete_finished(&[Status::Done, Status::Failed], past)
+        .await
+        .unwrap();
+    assert_eq!(
+        none.values().sum::<u64>(),
+        0,
+        "nothing finished an hour ago"
+    );
+    let soon = Utc::now() + chrono::Duration::seconds(1);
+    let counts = store
+        .delete_finished(&[Status::Done, Status::Failed, Status::Queued], soon)
+        .await
+        .unwrap();
+    assert_eq!(counts.get(&Status::Done), Some(&2));
+    assert_eq!(counts.get(&Status::Failed), Some(&1));
+    assert_eq!(
+        counts.get(&Status::Queued).copied().unwrap_or(0),
+        0,
+        "only finished jobs"
+    );
+    for job in &finished {
+        assert_eq!(store.get(job.uuid).await.unwrap(), None);
+    }
+    assert_eq!(get(&ctx, &waiting).await.status, Status::Queued);
+    let listed = store
+        .list(&ListQuery {
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.jobs.len(),
+        1,
+        "deleted jobs are gone from listings too"
+    );
+}
+
+pub async fn stats_count_by_status_type_and_queue(ctx: Ctx) {
+    enqueue(&ctx, "a", "alpha", 1).await;
+    enqueue(&ctx, "a", "alpha", 1).await;
+    enqueue(&ctx, "b", "beta", 1).await;
+    let later = record("b", "beta");
+    let tomorrow = Utc::now() + chrono::Duration::days(1);
+    ctx.backend
+        .queue()
+        .enqueue(&later, 1, tomorrow)
+        .await
+        .unwrap();
+    reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
+    let stats = ctx.backend.store().stats().await.unwrap();
+    let count = |status: Status, job_type: &str| {
+        stats
+            .jobs
+            .get(&(status, job_type.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(count(Status::Queued, "a"), 1);
+    assert_eq!(count(Status::Running, "a"), 1);
+    assert_eq!(count(Status::Queued, "b"), 2);
+    assert_eq!(count(Status::Done, "a"), 0);
+    let alpha = &stats.queues["alpha"];
+    assert_eq!((alpha.due, alpha.running), (1, 1));
+    assert!(alpha.oldest_due_age.is_some());
+    let beta = &stats.queues["beta"];
+    assert_eq!(
+        (beta.due, beta.running),
+        (1, 0),
+        "tomorrow's job is not due"
+    );
+}

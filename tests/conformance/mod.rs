@@ -1,0 +1,314 @@
+//! The backend conformance suite: every behaviour of the `Store` and `Queue` traits
+//! that the worker, the API and the operators rely on, written once and run against
+//! every backend with the same assertions.
+//!
+//! A test file opens its backend and lists the suite:
+//!
+//! ```ignore
+//! #[macro_use]
+//! mod conformance;
+//!
+//! async fn open(test: &'static str) -> Option<conformance::Subject> { ... }
+//!
+//! conformance_suite!(open);
+//! ```
+//!
+//! `conformance_suite!` makes one `#[tokio::test]` per behaviour. Each opens a fresh,
+//! isolated backend (its own schema, key prefix or tube prefix), runs the case on a
+//! task of its own, and removes what it made whether the case passed or not.
+
+#![allow(dead_code)]
+
+mod cases;
+mod leases;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use zerog::backend::{Backend, Reservation, ReserveRequest};
+use zerog::job::RetryPolicy;
+use zerog::record::timestamp;
+use zerog::{JobRecord, JobSpec, Status};
+use zerog_tests::services::Cleanup;
+use zerog_tests::wait_for;
+
+pub use cases::*;
+pub use leases::*;
+
+/// What a backend can and cannot do, where backends differ by design.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Jobs are taken in order of due time, then insertion; otherwise only in order of
+    /// insertion (beanstalkd: by the order of puts, a delayed job joining when ready).
+    pub orders_by_run_at: bool,
+    /// `Queue::wait_for_jobs` wakes on an enqueue, in any process; otherwise it sleeps.
+    pub wakes_on_enqueue: bool,
+    /// `Queue::enqueue_many` stores the whole batch or none of it; otherwise the jobs
+    /// before a failure stay.
+    pub atomic_batches: bool,
+}
+
+/// A backend under test.
+pub struct Subject {
+    /// The backend, fresh and isolated.
+    pub backend: Backend,
+    /// What it can do.
+    pub caps: Caps,
+    /// Removes what the test made.
+    pub cleanup: Option<Cleanup>,
+}
+
+/// What a case gets.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The backend.
+    pub backend: Backend,
+    /// What it can do.
+    pub caps: Caps,
+}
+
+/// Opens a subject, runs `case` on its own task, cleans up, and passes a failure on.
+pub async fn run<O, OF, C, CF>(test: &'static str, open: O, case: C)
+where
+    O: FnOnce(&'static str) -> OF,
+    OF: Future<Output = Option<Subject>>,
+    C: FnOnce(Ctx) -> CF,
+    CF: Future<Output = ()> + Send + 'static,
+{
+    let Some(Subject {
+        backend,
+        caps,
+        cleanup,
+    }) = open(test).await
+    else {
+        return;
+    };
+    let outcome = tokio::spawn(case(Ctx { backend, caps })).await;
+    // The backend is gone with the case's task, and its connections with it.
+    if let Some(cleanup) = cleanup {
+        cleanup.await;
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// One `#[tokio::test]` per case of the suite, each opening its backend with `$open`.
+macro_rules! conformance_suite {
+    ($open:path) => {
+        conformance_suite!(@cases $open;
+            enqueue_stores_the_record_and_refuses_duplicates,
+            enqueue_many_stores_a_batch,
+            reserve_takes_the_oldest_due_job,
+            reserve_waits_for_run_at,
+            reserve_serves_only_the_requested_queues_and_types,
+            reserve_takes_only_what_fits_the_free_capacity,
+            queue_limits_cap_running_jobs_across_workers,
+            reserve_many_takes_a_batch_that_fits,
+            ack_finishes_the_job_for_good,
+            release_after_requeues_with_the_record_as_written,
+            retries_and_backoff_as_seen_through_the_store,
+            progress_and_log_persist_while_running,
+            expired_leases_are_recovered_with_an_attempt_counted,
+            a_job_whose_leases_keep_expiring_fails,
+            live_leases_are_not_recovered,
+            a_stale_lease_cannot_write,
+            cancel_a_queued_job,
+            cancel_a_running_job_signals_its_worker,
+            kill_a_running_job_takes_its_lease,
+            cancel_a_finished_job_is_refused,
+            listing_is_newest_first_with_keyset_pages,
+            delete_finished_counts_per_status,
+            stats_count_by_status_type_and_queue,
+            worker_directory_with_heartbeats_and_commands,
+            idle_workers_wake_on_enqueue,
+        );
+    };
+    (@cases $open:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                conformance::run(stringify!($case), $open, conformance::$case).await;
+            }
+        )*
+    };
+}
+
+const SPEC: JobSpec = JobSpec {
+    job_type: "conformance",
+    rust_type: "Conformance",
+    queue: "conformance",
+    cost: 1,
+    max_attempts: 3,
+    timeout: None,
+    retry: RetryPolicy::Fixed {
+        delay: Duration::from_secs(1),
+    },
+    description: "",
+    name: "",
+    path: "",
+    allow_unknown_fields: false,
+};
+
+/// A new, queued record of `job_type` in `queue`.
+pub fn record(job_type: &str, queue: &str) -> JobRecord {
+    let mut record = JobRecord::new(&SPEC, json!({"step": 0}));
+    record.job_type = job_type.to_owned();
+    record.queue = queue.to_owned();
+    record
+}
+
+/// Enqueues a new record of `job_type` in `queue` to run now, with `cost`.
+pub async fn enqueue(ctx: &Ctx, job_type: &str, queue: &str, cost: u32) -> JobRecord {
+    let record = record(job_type, queue);
+    ctx.backend
+        .queue()
+        .enqueue(&record, cost, Utc::now())
+        .await
+        .expect("enqueue");
+    record
+}
+
+/// What a worker asks for.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// The worker id.
+    pub worker: String,
+    /// Its queues.
+    pub queues: Vec<String>,
+    /// Its job types.
+    pub job_types: Vec<String>,
+    /// Its free capacity.
+    pub max_cost: u32,
+    /// The lease it takes.
+    pub lease: Duration,
+    /// Queue limits.
+    pub limits: BTreeMap<String, u32>,
+}
+
+impl Ask {
+    /// A worker for `queues` and `job_types` with ten units free and a 30 s lease.
+    pub fn new(queues: &[&str], job_types: &[&str]) -> Self {
+        Ask {
+            worker: "host:1:conformance".to_owned(),
+            queues: queues.iter().map(|&q| q.to_owned()).collect(),
+            job_types: job_types.iter().map(|&t| t.to_owned()).collect(),
+            max_cost: 10,
+            lease: Duration::from_secs(30),
+            limits: BTreeMap::new(),
+        }
+    }
+
+    /// The same with `max_cost` units free.
+    pub fn max_cost(mut self, units: u32) -> Self {
+        self.max_cost = units;
+        self
+    }
+
+    /// The same with a lease of `lease`.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// The same with at most `cap` running jobs of `queue`.
+    pub fn limit(mut self, queue: &str, cap: u32) -> Self {
+        self.limits.insert(queue.to_owned(), cap);
+        self
+    }
+
+    /// The request.
+    pub fn request(&self) -> ReserveRequest<'_> {
+        ReserveRequest {
+            worker: &self.worker,
+            queues: &self.queues,
+            job_types: &self.job_types,
+            max_cost: self.max_cost,
+            lease: self.lease,
+            queue_limits: &self.limits,
+        }
+    }
+}
+
+/// Reserves once.
+pub async fn reserve(ctx: &Ctx, ask: &Ask) -> Option<Reservation> {
+    ctx.backend
+        .queue()
+        .reserve(&ask.request())
+        .await
+        .expect("reserve")
+}
+
+/// Reserves until a job comes, for up to the test deadline. Backends that hand a job
+/// back to their queue with a delay (beanstalkd) offer it again only after that.
+pub async fn reserve_within(ctx: &Ctx, ask: &Ask, what: &str) -> Reservation {
+    wait_for(what, Duration::from_secs(15), || reserve(ctx, ask)).await
+}
+
+/// The stored record.
+pub async fn get(ctx: &Ctx, record: &JobRecord) -> JobRecord {
+    ctx.backend
+        .store()
+        .get(record.uuid)
+        .await
+        .expect("get")
+        .expect("the record exists")
+}
+
+/// The record as a worker writes it when the run is done with `code`.
+pub fn done(mut record: JobRecord, code: i64) -> JobRecord {
+    record.status = Status::Done;
+    record.result_code = code;
+    record.completeness = 1.0;
+    record.finished_at = Some(timestamp(Utc::now()));
+    record.touch();
+    record
+}
+
+/// An idle worker waiting on `waiter` wakes when a job is enqueued through `enqueuer`,
+/// a separate handle with connections of its own, as in another process.
+pub async fn wakes_across_handles(waiter: Backend, enqueuer: Backend) {
+    settle_waiter(&waiter).await;
+    let waiting = tokio::spawn(async move {
+        waiter.queue().wait_for_jobs(Duration::from_secs(60)).await;
+    });
+    let ctx = Ctx {
+        backend: enqueuer,
+        caps: Caps {
+            orders_by_run_at: true,
+            wakes_on_enqueue: true,
+            atomic_batches: true,
+        },
+    };
+    // The waiter may not be listening yet when the first job comes; it must wake on
+    // one of them, long before its minute is up.
+    wait_for(
+        "a waiter to wake on another handle's enqueue",
+        Duration::from_secs(10),
+        || async {
+            enqueue(&ctx, "a", "alpha", 1).await;
+            waiting.is_finished().then_some(())
+        },
+    )
+    .await;
+}
+
+/// Lets `backend`'s wake-up channel connect: a listener that (re)connects wakes every
+/// waiter once, since jobs may have come while it was away. After this, a waiter
+/// wakes only on a job.
+pub async fn settle_waiter(backend: &Backend) {
+    let quiet = Duration::from_millis(200);
+    wait_for(
+        "the wake-up channel to connect",
+        Duration::from_secs(10),
+        || async {
+            let started = tokio::time::Instant::now();
+            backend.queue().wait_for_jobs(quiet).await;
+            (started.elapsed() >= quiet).then_some(())
+        },
+    )
+    .await;
+}

@@ -1,0 +1,23 @@
+//! The backend conformance suite on PostgreSQL as the store and beanstalkd as the
+//! queue: a schema and a tube prefix per test.
+
+#[macro_use]
+mod conformance;
+
+use conformance::{Caps, Subject};
+use zerog_tests::services;
+
+async fn open(test: &'static str) -> Option<Subject> {
+    let isolated = services::postgres_beanstalkd(test).await?;
+    Some(Subject {
+        backend: isolated.backend,
+        caps: Caps {
+            orders_by_run_at: false,
+            wakes_on_enqueue: true,
+            atomic_batches: false,
+        },
+        cleanup: Some(isolated.cleanup),
+    })
+}
+
+conformance_suite!(open);

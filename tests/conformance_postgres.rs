@@ -1,0 +1,129 @@
+//! The backend conformance suite on PostgreSQL, a schema per test; and what only
+//! PostgreSQL does: enqueue inside the caller's transaction, and migrations that two
+//! processes may race to apply.
+
+#[macro_use]
+mod conformance;
+
+use chrono::Utc;
+use conformance::{Caps, Subject};
+use zerog::backend::{PostgresBackend, Queue, StoreError};
+use zerog_tests::services::{self, Service};
+
+async fn open(test: &'static str) -> Option<Subject> {
+    let isolated = services::postgres(test).await?;
+    Some(Subject {
+        backend: isolated.backend,
+        caps: Caps {
+            orders_by_run_at: true,
+            wakes_on_enqueue: true,
+            atomic_batches: true,
+        },
+        cleanup: Some(isolated.cleanup),
+    })
+}
+
+conformance_suite!(open);
+
+/// A backend of its own schema, and the URL that names it.
+async fn backend(test: &str) -> Option<(PostgresBackend, String)> {
+    let url = services::require(Service::Postgres, test)?;
+    let url = services::with_param(&url, "schema", &services::unique_name());
+    let backend = PostgresBackend::connect(&url)
+        .await
+        .expect("PostgreSQL connects");
+    Some((backend, url))
+}
+
+#[tokio::test]
+async fn enqueue_in_the_callers_transaction_commits_or_rolls_back_with_it() {
+    let Some((backend, _)) = backend("enqueue_in_the_callers_transaction").await else {
+        return;
+    };
+    let rolled_back = conformance::record("a", "alpha");
+    let mut tx = backend.pool().begin().await.unwrap();
+    backend
+        .enqueue_in(&mut tx, &rolled_back, 1, Utc::now())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let store: &dyn zerog::backend::Store = &backend;
+    assert_eq!(store.get(rolled_back.uuid).await.unwrap(), None);
+
+    let committed = conformance::record("a", "alpha");
+    let mut tx = backend.pool().begin().await.unwrap();
+    backend
+        .enqueue_in(&mut tx, &committed, 1, Utc::now())
+        .await
+        .unwrap();
+    let duplicate = backend.enqueue_in(&mut tx, &committed, 1, Utc::now()).await;
+    assert!(matches!(duplicate, Err(StoreError::Duplicate(_))));
+    // Invisible to others until the commit.
+    assert_eq!(store.get(committed.uuid).await.unwrap(), None);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.get(committed.uuid).await.unwrap(),
+        Some(committed.clone())
+    );
+    let ask = conformance::Ask::new(&["alpha"], &["a"]);
+    let taken = backend.reserve(&ask.request()).await.unwrap().unwrap();
+    assert_eq!(taken.record.uuid, committed.uuid);
+    backend.drop_schema().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_migrate_once() {
+    let Some((first, url)) = backend("concurrent_starts_migrate_once").await else {
+        return;
+    };
+    first.drop_schema().await.unwrap();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresBackend::connect(&url).await })
+        })
+        .collect();
+    for start in starts {
+        start.await.unwrap().expect("every start succeeds");
+    }
+    let (applied,): (i64,) = sqlx_count(&first).await;
+    assert_eq!(applied, 1, "each migration applied once");
+    first.drop_schema().await.unwrap();
+}
+
+async fn sqlx_count(backend: &PostgresBackend) -> (i64,) {
+    let sql = format!(
+        "SELECT count(*) FROM \"{}\".zerog_migrations",
+        backend.schema()
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_one(backend.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused() {
+    for url in [
+        "postgres://postgres@127.0.0.1/test?schema=Robert');DROP",
+        "postgres://postgres@127.0.0.1/test?max_connections=many",
+    ] {
+        let refused = PostgresBackend::connect(url).await;
+        assert!(
+            matches!(refused, Err(StoreError::UnsupportedUrl(_))),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_elsewhere_wakes_on_notify() {
+    let Some(isolated) = services::postgres("a_worker_elsewhere_wakes_on_notify").await else {
+        return;
+    };
+    let elsewhere = zerog::backend::Backend::connect(&isolated.store_url)
+        .await
+        .unwrap();
+    conformance::wakes_across_handles(elsewhere, isolated.backend).await;
+    isolated.cleanup.await;
+}

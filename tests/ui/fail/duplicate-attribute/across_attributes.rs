@@ -1,0 +1,12 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use zerog::Job;
+
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "waste_time")]
+#[job(type = "waste_more_time")]
+pub struct WasteTime {
+    pub delay: u64,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use zerog::Job;
+
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "waste_time")]
+pub struct WasteTime<T> {
+    pub delay: T,
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+use schemars::JsonSchema;
+use serde::Deserialize;
+use zerog::Job;
+
+#[derive(Job, Deserialize, JsonSchema)]
+#[job(type = "waste_time")]
+pub struct WasteTime {
+    pub delay: u64,
+}
+
+impl zerog::Run for WasteTime {
+    async fn run(
+        &mut self,
+        _ctx: &mut zerog::JobContext,
+    ) -> Result<zerog::Outcome, zerog::JobError> {
+        Ok(zerog::Outcome::done(200))
+    }
+}
+
+fn main() {}

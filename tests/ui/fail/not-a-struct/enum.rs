@@ -1,0 +1,12 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use zerog::Job;
+
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "waste_time")]
+pub enum WasteTime {
+    Short,
+    Long,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use zerog::Job;
+
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "waste_time")]
+pub struct WasteTime;
+
+fn main() {}

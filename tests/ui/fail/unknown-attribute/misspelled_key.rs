@@ -1,0 +1,11 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use zerog::Job;
+
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "waste_time", max_attempt = 5)]
+pub struct WasteTime {
+    pub delay: u64,
+}
+
+fn main() {}
