@@ -83,6 +83,15 @@ async fn beanstalkd_serve_and_three_workers_run_2000_jobs_exactly_once() {
     exactly_once("PostgreSQL + beanstalkd", isolated).await;
 }
 
+/// How many jobs the kill -9 runs submit, and how long each works. Three workers of
+/// capacity 8 take about 9 s for them, so when the victim dies, after a quarter are
+/// done, a thousand are still queued and each of its slots holds a job for 100 ms: it
+/// cannot be caught idle. With 20 ms jobs the cluster ran the queue dry in about 2 s,
+/// and a kill could land after the victim's last job.
+const KILL_JOBS: usize = JOBS;
+/// See [`KILL_JOBS`].
+const KILL_JOB_MS: u64 = 100;
+
 /// The same with `kill -9` of one worker once a quarter of the jobs are done.
 async fn kill_9(name: &str, isolated: Isolated) {
     let mut cluster = Cluster::start(&Settings {
@@ -93,14 +102,15 @@ async fn kill_9(name: &str, isolated: Isolated) {
         lease: "2s",
     })
     .await;
-    // Jobs long enough that the victim always has some running when it dies.
-    let submitted = cluster.submit(JOBS, &json!({"ms": 20}), 32).await;
-    assert_eq!(submitted.accepted.len(), JOBS, "every job is accepted");
+    let submitted = cluster
+        .submit(KILL_JOBS, &json!({ "ms": KILL_JOB_MS }), 32)
+        .await;
+    assert_eq!(submitted.accepted.len(), KILL_JOBS, "every job is accepted");
     let backend = &isolated.backend;
     wait_for(
         "a quarter of the jobs to be done",
         Duration::from_secs(120),
-        || async { (done_count(backend).await as usize >= JOBS / 4).then_some(()) },
+        || async { (done_count(backend).await as usize >= KILL_JOBS / 4).then_some(()) },
     )
     .await;
     let mut victim = cluster.workers.remove(0);
@@ -119,8 +129,13 @@ async fn kill_9(name: &str, isolated: Isolated) {
         },
     )
     .await;
+    let done_at_kill = done_count(backend).await as usize;
     victim.kill9();
-    wait_done(backend, JOBS, Duration::from_secs(300)).await;
+    assert!(
+        done_at_kill < KILL_JOBS * 3 / 4,
+        "the victim must die with work left: {done_at_kill} of {KILL_JOBS} were done"
+    );
+    wait_done(backend, KILL_JOBS, Duration::from_secs(300)).await;
     let tally = check_every_job(&cluster, backend, &submitted.accepted).await;
     assert!(tally.restarted > 0, "the victim died with jobs running");
     cluster.assert_all_running();
