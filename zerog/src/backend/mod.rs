@@ -475,6 +475,23 @@ pub fn expire_lease(record: &mut JobRecord, now: DateTime<Utc>) {
     record.updated_at = timestamp(now);
 }
 
+/// `run_at` in whole milliseconds, for backends that keep times in milliseconds and
+/// compare them with the current time rounded down. A time still ahead is rounded up,
+/// so a job is never reserved before its `run_at`; one already past is rounded down,
+/// so a job enqueued to run now is due at once.
+pub(crate) fn due_millis(run_at: DateTime<Utc>) -> i64 {
+    due_millis_at(run_at, Utc::now())
+}
+
+fn due_millis_at(run_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let floor = run_at.timestamp_millis();
+    if run_at <= now || run_at.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
+        floor
+    } else {
+        floor + 1
+    }
+}
+
 /// Applies a cancel to a queued or waiting job's record, or a kill to a running one's.
 pub fn mark_cancelled(record: &mut JobRecord, kill: bool) {
     let now = Utc::now();
@@ -619,5 +636,27 @@ impl Backend {
             () = self.submitted() => {}
             () = self.queue.wait_for_jobs(timeout) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::due_millis_at;
+
+    #[test]
+    fn due_millis_rounds_a_time_ahead_up_and_a_time_past_down() {
+        let at = |nanos: u32| DateTime::<Utc>::from_timestamp(1_700_000_000, nanos).unwrap();
+        let base = 1_700_000_000_000;
+        let before = at(0) - chrono::Duration::seconds(1);
+        assert_eq!(due_millis_at(at(0), before), base);
+        assert_eq!(due_millis_at(at(1), before), base + 1);
+        assert_eq!(due_millis_at(at(999_999), before), base + 1);
+        assert_eq!(due_millis_at(at(1_000_000), before), base + 1);
+        assert_eq!(due_millis_at(at(1_000_001), before), base + 2);
+        let after = at(0) + chrono::Duration::seconds(1);
+        assert_eq!(due_millis_at(at(999_999), after), base);
+        assert_eq!(due_millis_at(at(1_000_001), after), base + 1);
     }
 }

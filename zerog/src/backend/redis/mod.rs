@@ -50,7 +50,8 @@ use uuid::Uuid;
 use super::beanstalkd::DeliveryStore;
 use super::{
     CancelOutcome, JobPage, Lease, ListQuery, Queue, Recovered, Reservation, ReserveRequest,
-    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, is_plain_name, take_url_params,
+    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, due_millis, is_plain_name,
+    take_url_params,
 };
 use crate::record::{JobRecord, Status, timestamp};
 
@@ -205,7 +206,7 @@ impl RedisBackend {
         invocation
             .arg(&self.prefix)
             .arg(millis(Utc::now()))
-            .arg(millis(run_at));
+            .arg(due_millis(run_at));
         for (record, cost) in jobs {
             invocation
                 .arg(record.uuid.to_string())
@@ -270,7 +271,11 @@ impl RedisBackend {
             .arg(mode)
             .arg(to_json(record))
             .arg(record.status.as_str())
-            .arg(run_at.map(|at| millis(at).to_string()).unwrap_or_default())
+            .arg(
+                run_at
+                    .map(|at| due_millis(at).to_string())
+                    .unwrap_or_default(),
+            )
             .arg(millis(now + lease.duration))
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
@@ -305,7 +310,11 @@ impl RedisBackend {
             .arg(mode)
             .arg(record.map_or("", |record| record.status.as_str()))
             .arg(record.map(to_json).unwrap_or_default())
-            .arg(run_at.map(|at| millis(at).to_string()).unwrap_or_default())
+            .arg(
+                run_at
+                    .map(|at| due_millis(at).to_string())
+                    .unwrap_or_default(),
+            )
             .arg(millis(now))
             .invoke_async(&mut self.conn.clone())
             .await

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::beanstalkd::DeliveryStore;
 use super::{
     CancelOutcome, JobPage, Lease, ListQuery, Queue, Recovered, Reservation, ReserveRequest,
-    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo,
+    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, due_millis,
 };
 use crate::record::{JobRecord, Status, timestamp};
 
@@ -158,7 +158,7 @@ impl SqliteBackend {
         let written = sqlx::query(sql)
             .bind(record.status.as_str())
             .bind(to_json(record))
-            .bind(run_at.map(millis))
+            .bind(run_at.map(due_millis))
             .bind(lease_expires_at)
             .bind(millis(now))
             .bind(lease.uuid.to_string())
@@ -326,7 +326,7 @@ where
     .bind(&record.queue)
     .bind(record.status.as_str())
     .bind(i64::from(cost))
-    .bind(millis(run_at))
+    .bind(due_millis(run_at))
     .bind(now)
     .bind(to_json(record))
     .execute(executor)
