@@ -22,7 +22,7 @@ use zerog::http::ApiState;
 use zerog::metrics::{RunOutcome, observe_run};
 use zerog::{JobRecord, Registry, Status};
 use zerog_tests::api::{self, TestApp, call, get, post_json};
-use zerog_tests::process::{ChildProcess, free_port};
+use zerog_tests::process::ChildProcess;
 use zerog_tests::{DEADLINE, sqlite_url, wait_for};
 
 const UUID: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
@@ -417,20 +417,17 @@ async fn each_request_is_logged_without_its_query_or_body() {
 async fn the_cli_takes_the_token_and_the_pruning_age_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_url(&dir);
-    let bind = format!("127.0.0.1:{}", free_port());
-    let _service = ChildProcess::spawn(
+    let (_service, base) = ChildProcess::spawn_server(
         "run",
         std::path::Path::new(env!("CARGO_BIN_EXE_zerog-test-service")),
         &["run"],
         &[
             ("ZEROG_STORE", &store),
-            ("ZEROG_BIND", &bind),
             ("ZEROG_CAPACITY", "1"),
             ("ZEROG_API_TOKEN", "cli-t0ken"),
             ("ZEROG_PRUNE_AFTER", "0s"),
         ],
     );
-    let base = format!("http://{bind}");
     let client = awc::Client::new();
     let status = |path: &'static str, token: Option<&'static str>| {
         let client = &client;

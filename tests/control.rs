@@ -180,7 +180,9 @@ async fn drain_with_exit_finishes_the_running_job_takes_no_new_one_and_exits_0()
     let store = sqlite_url(&dir);
     let service = Service::api_only(Backend::connect(&store).await.unwrap(), registry()).await;
     let mut worker = worker_process("drained", &store, &[("ZEROG_CAPACITY", "2")]);
-    let running = service.submit("linger", &json!({"ms": 3000})).await;
+    // Long enough to outlast the wait for the worker to register and to read the
+    // drain command at its next housekeeping tick, on a loaded machine too.
+    let running = service.submit("linger", &json!({"ms": 8000})).await;
     wait_status(&service, &running, "running").await;
     let id = wait_for("the worker to register", DEADLINE, || async {
         let (_, body) = service.get("/workers").await;
@@ -222,9 +224,11 @@ async fn sigterm_lets_a_short_job_finish_and_releases_a_long_one_unfinished() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_url(&dir);
     let service = Service::api_only(Backend::connect(&store).await.unwrap(), registry()).await;
-    let settings = [("ZEROG_CAPACITY", "2"), ("ZEROG_SHUTDOWN_TIMEOUT", "2s")];
+    // The short job runs long enough to be seen running, and well within the
+    // shutdown timeout of the moment it is.
+    let settings = [("ZEROG_CAPACITY", "2"), ("ZEROG_SHUTDOWN_TIMEOUT", "8s")];
     let mut worker = worker_process("terminated", &store, &settings);
-    let short = service.submit("linger", &json!({"ms": 800})).await;
+    let short = service.submit("linger", &json!({"ms": 2500})).await;
     let long = service
         .submit("linger", &json!({"ms": 60000, "stubborn": true}))
         .await;

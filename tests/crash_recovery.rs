@@ -132,8 +132,15 @@ async fn a_stalled_worker_cannot_overwrite_the_new_owner() {
     let store = sqlite_url(&dir);
     let mark_file = dir.path().join("marks");
     let backend = Backend::connect(&store).await.unwrap();
-    let settings = [("ZEROG_CAPACITY", "1"), ("ZEROG_LEASE", "1s")];
-    let stalled = worker("stalled", &store, &mark_file, &settings);
+    // The stalled worker's lease is short, so the job is taken back soon after the
+    // stop. The owner's is long: a stall of its own under load must not make it lose
+    // the job it took over, which would run it a third time.
+    let stalled = worker(
+        "stalled",
+        &store,
+        &mark_file,
+        &[("ZEROG_CAPACITY", "1"), ("ZEROG_LEASE", "3s")],
+    );
     let uuid = submit::<jobs::Linger>(&backend, json!({"ms": 2000, "stubborn": true})).await;
     wait_for(
         "the first worker to run the job",
@@ -147,7 +154,12 @@ async fn a_stalled_worker_cannot_overwrite_the_new_owner() {
     stalled.signal("STOP");
 
     // The lease runs out; a second worker takes the job back up and finishes it.
-    let _owner = worker("owner", &store, &mark_file, &settings);
+    let _owner = worker(
+        "owner",
+        &store,
+        &mark_file,
+        &[("ZEROG_CAPACITY", "1"), ("ZEROG_LEASE", "30s")],
+    );
     let finished = wait_for(
         "the second worker to finish the job",
         Duration::from_secs(30),

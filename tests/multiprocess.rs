@@ -94,18 +94,20 @@ const KILL_JOB_MS: u64 = 100;
 
 /// The same with `kill -9` of one worker once a quarter of the jobs are done.
 async fn kill_9(name: &str, isolated: Isolated) {
-    let mut cluster = Cluster::start(&Settings {
+    let settings = Settings {
         store: &isolated.store_url,
         queue: isolated.queue_url.as_deref(),
         workers: 3,
         capacity: 8,
         lease: "2s",
-    })
-    .await;
+    };
+    // Every job is queued before the workers start, however slow the submissions.
+    let mut cluster = Cluster::start_server(&settings).await;
     let submitted = cluster
         .submit(KILL_JOBS, &json!({ "ms": KILL_JOB_MS }), 32)
         .await;
     assert_eq!(submitted.accepted.len(), KILL_JOBS, "every job is accepted");
+    cluster.start_workers(&settings);
     let backend = &isolated.backend;
     wait_for(
         "a quarter of the jobs to be done",

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use zerog_tests::process::{ChildProcess, free_port};
+use zerog_tests::process::ChildProcess;
 use zerog_tests::{sqlite_url, wait_for};
 
 const SERVICE: &str = env!("CARGO_BIN_EXE_zerog-test-service");
@@ -16,12 +16,11 @@ async fn serve_and_work_processes_share_one_sqlite_file() {
     let store = sqlite_url(&dir);
     let marks = dir.path().join("marks");
     let marks = marks.to_str().unwrap();
-    let bind = format!("127.0.0.1:{}", free_port());
-    let _server = ChildProcess::spawn(
+    let (_server, base) = ChildProcess::spawn_server(
         "serve",
         Path::new(SERVICE),
         &["serve"],
-        &[("ZEROG_STORE", &store), ("ZEROG_BIND", &bind)],
+        &[("ZEROG_STORE", &store)],
     );
     let mut workers = Vec::new();
     for name in ["w1", "w2", "w3"] {
@@ -38,7 +37,6 @@ async fn serve_and_work_processes_share_one_sqlite_file() {
         ));
     }
     let client = awc::Client::new();
-    let base = format!("http://{bind}");
     wait_for("the server to listen", Duration::from_secs(30), || async {
         client
             .get(format!("{base}/progress/x"))

@@ -12,7 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 use zerog::backend::{Backend, ListQuery, WORKER_DIED_EVENT};
 use zerog::{JobRecord, Status};
-use zerog_tests::process::{ChildProcess, free_port};
+use zerog_tests::process::ChildProcess;
 use zerog_tests::wait_for;
 
 const SERVICE: &str = env!("CARGO_BIN_EXE_zerog-test-service");
@@ -54,43 +54,44 @@ pub struct Submitted {
     pub refused: usize,
 }
 
+/// The environment that the server and the workers share.
+fn shared_env<'a>(settings: &Settings<'a>, mark_file: &'a Path) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("ZEROG_STORE", settings.store),
+        (
+            "ZEROG_TEST_MARK_FILE",
+            mark_file.to_str().expect("a UTF-8 path"),
+        ),
+    ];
+    if let Some(queue) = settings.queue {
+        env.push(("ZEROG_QUEUE", queue));
+    }
+    env
+}
+
 impl Cluster {
     /// Starts the server and the workers, and waits until the server answers.
     pub async fn start(settings: &Settings<'_>) -> Cluster {
+        let mut cluster = Cluster::start_server(settings).await;
+        cluster.start_workers(settings);
+        cluster
+    }
+
+    /// Starts the server alone, and waits until it answers; `start_workers` adds the
+    /// workers.
+    pub async fn start_server(settings: &Settings<'_>) -> Cluster {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mark_file = dir.path().join("marks");
-        let bind = format!("127.0.0.1:{}", free_port());
-        let mark = mark_file.to_str().expect("a UTF-8 path").to_owned();
-        let mut env: Vec<(&str, &str)> = vec![
-            ("ZEROG_STORE", settings.store),
-            ("ZEROG_TEST_MARK_FILE", &mark),
-            ("ZEROG_BIND", &bind),
-        ];
-        if let Some(queue) = settings.queue {
-            env.push(("ZEROG_QUEUE", queue));
-        }
-        let server = ChildProcess::spawn("serve", Path::new(SERVICE), &["serve"], &env);
-        let capacity = settings.capacity.to_string();
-        let mut workers = Vec::new();
-        for i in 0..settings.workers {
-            let name = format!("w{i}");
-            let mut env = env.clone();
-            env.extend_from_slice(&[
-                ("ZEROG_CAPACITY", capacity.as_str()),
-                ("ZEROG_LEASE", settings.lease),
-                ("ZEROG_WORKER_NAME", name.as_str()),
-            ]);
-            workers.push(ChildProcess::spawn(
-                &name,
-                Path::new(SERVICE),
-                &["work"],
-                &env,
-            ));
-        }
+        let (server, base) = ChildProcess::spawn_server(
+            "serve",
+            Path::new(SERVICE),
+            &["serve"],
+            &shared_env(settings, &mark_file),
+        );
         let cluster = Cluster {
-            base: format!("http://{bind}"),
+            base,
             server,
-            workers,
+            workers: Vec::new(),
             mark_file,
             client: awc::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -102,6 +103,28 @@ impl Cluster {
         })
         .await;
         cluster
+    }
+
+    /// Starts `settings.workers` more `work` processes, named on from the ones there.
+    pub fn start_workers(&mut self, settings: &Settings<'_>) {
+        let env = shared_env(settings, &self.mark_file);
+        let capacity = settings.capacity.to_string();
+        let first = self.workers.len();
+        for i in first..first + settings.workers {
+            let name = format!("w{i}");
+            let mut env = env.clone();
+            env.extend_from_slice(&[
+                ("ZEROG_CAPACITY", capacity.as_str()),
+                ("ZEROG_LEASE", settings.lease),
+                ("ZEROG_WORKER_NAME", name.as_str()),
+            ]);
+            self.workers.push(ChildProcess::spawn(
+                &name,
+                Path::new(SERVICE),
+                &["work"],
+                &env,
+            ));
+        }
     }
 
     /// The status of `GET /health`, or `None` if the server does not answer.

@@ -116,7 +116,8 @@ pub async fn reserve_takes_the_oldest_due_job(ctx: Ctx) {
 
 pub async fn reserve_waits_for_run_at(ctx: Ctx) {
     let job = record("a", "alpha");
-    let run_at = Utc::now() + chrono::Duration::milliseconds(1500);
+    // Far enough ahead that the "not due yet" check is done well before it.
+    let run_at = Utc::now() + chrono::Duration::milliseconds(2500);
     ctx.backend.queue().enqueue(&job, 1, run_at).await.unwrap();
     let ask = Ask::new(&["alpha"], &["a"]);
     assert!(reserve(&ctx, &ask).await.is_none(), "not due yet");
@@ -249,7 +250,7 @@ pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
     let ask = Ask::new(&["alpha"], &["a"]);
     let taken = reserve(&ctx, &ask).await.unwrap();
-    let run_at = Utc::now() + chrono::Duration::milliseconds(1200);
+    let run_at = Utc::now() + chrono::Duration::milliseconds(2500);
     let mut paused = taken.record.clone();
     paused.params = json!({"step": 1});
     paused.completeness = 0.25;
@@ -284,7 +285,7 @@ pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
         .unwrap();
     let ask = Ask::new(&["alpha"], &["a"]);
     let policy = RetryPolicy::Exponential {
-        delay: Duration::from_millis(800),
+        delay: Duration::from_millis(2500),
     };
 
     // The first run fails: one attempt used, back after the backoff.

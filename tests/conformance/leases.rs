@@ -103,12 +103,13 @@ pub async fn a_job_whose_leases_keep_expiring_fails(ctx: Ctx) {
 
 pub async fn live_leases_are_not_recovered(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
-    let lease = Duration::from_millis(600);
+    // Renewed about every 130 ms, a 2 s lease outlasts the stalls of a loaded machine.
+    let lease = Duration::from_secs(2);
     let taken = reserve(&ctx, &Ask::new(&["alpha"], &["a"]).lease(lease))
         .await
         .unwrap();
     // Renewing by progress writes keeps the job its worker's, well past one lease.
-    let until = tokio::time::Instant::now() + lease * 3;
+    let until = tokio::time::Instant::now() + lease * 2;
     while tokio::time::Instant::now() < until {
         ctx.backend
             .store()
@@ -125,7 +126,7 @@ pub async fn live_leases_are_not_recovered(ctx: Ctx) {
             !recovered.requeued.contains(&job.uuid),
             "a renewed lease expired"
         );
-        tokio::time::sleep(lease / 6).await;
+        tokio::time::sleep(lease / 15).await;
     }
     assert_eq!(get(&ctx, &job).await.status, Status::Running);
 }

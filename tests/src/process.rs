@@ -1,7 +1,7 @@
 //! Child processes for the multi-process tests: the test service binary started as
 //! `serve`, `work` or `run`, killed when the test ends however it ends.
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -18,24 +18,8 @@ impl ChildProcess {
     /// Starts `binary` with `args` and `env`; its output goes to the test's output
     /// when `ZEROG_TEST_CHILD_LOGS` is set, and nowhere otherwise.
     pub fn spawn(name: &str, binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let logs = std::env::var_os("ZEROG_TEST_CHILD_LOGS").is_some();
-        let output = || {
-            if logs {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            }
-        };
-        let mut command = Command::new(binary);
-        command
-            .args(args)
-            .env("RUST_LOG", if logs { "info" } else { "warn" })
-            .stdin(Stdio::null())
-            .stdout(output())
-            .stderr(output());
-        for (key, value) in env {
-            command.env(key, value);
-        }
+        let mut command = command(binary, args, env);
+        command.stdout(output());
         let child = command
             .spawn()
             .unwrap_or_else(|error| panic!("starting {name}: {error}"));
@@ -43,6 +27,48 @@ impl ChildProcess {
             child,
             name: name.to_owned(),
         }
+    }
+
+    /// Starts a `serve` or `run` process of `binary` on `127.0.0.1:0` and waits, up
+    /// to a minute, for the banner that names its address. Returns the process and
+    /// its base URL, like `http://127.0.0.1:40123`. The server binds the port itself,
+    /// so no other test can take it between the choice and the bind.
+    pub fn spawn_server(
+        name: &str,
+        binary: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Self, String) {
+        let mut command = command(binary, args, env);
+        command
+            .env("ZEROG_BIND", "127.0.0.1:0")
+            .stdout(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {name}: {error}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // Reads the output to its end, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let logs = logs_wanted();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix(BANNER) {
+                    let _ = sender.send(url.trim().to_owned());
+                }
+                if logs {
+                    println!("{line}");
+                }
+            }
+        });
+        let process = ChildProcess {
+            child,
+            name: name.to_owned(),
+        };
+        let url = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{name} never said where it serves"));
+        (process, url)
     }
 
     /// The child's process id.
@@ -96,10 +122,33 @@ impl Drop for ChildProcess {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+/// The start of the line a server prints when it listens, followed by its URL.
+const BANNER: &str = "zerog is serving ";
+
+/// Whether the children's output goes to the test's output: `ZEROG_TEST_CHILD_LOGS`.
+fn logs_wanted() -> bool {
+    std::env::var_os("ZEROG_TEST_CHILD_LOGS").is_some()
+}
+
+/// Where a child's output goes unless it is read.
+fn output() -> Stdio {
+    if logs_wanted() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
+}
+
+/// A command for `binary` with `args` and `env`, its stderr and log level set.
+fn command(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env("RUST_LOG", if logs_wanted() { "info" } else { "warn" })
+        .stdin(Stdio::null())
+        .stderr(output());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
 }
