@@ -427,7 +427,8 @@ async fn the_cli_takes_the_token_and_the_pruning_age_from_the_environment() {
             ("ZEROG_API_TOKEN", "cli-t0ken"),
             ("ZEROG_PRUNE_AFTER", "0s"),
         ],
-    );
+    )
+    .await;
     let client = awc::Client::new();
     let status = |path: &'static str, token: Option<&'static str>| {
         let client = &client;

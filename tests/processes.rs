@@ -21,7 +21,8 @@ async fn serve_and_work_processes_share_one_sqlite_file() {
         Path::new(SERVICE),
         &["serve"],
         &[("ZEROG_STORE", &store)],
-    );
+    )
+    .await;
     let mut workers = Vec::new();
     for name in ["w1", "w2", "w3"] {
         workers.push(ChildProcess::spawn(

@@ -87,7 +87,8 @@ impl Cluster {
             Path::new(SERVICE),
             &["serve"],
             &shared_env(settings, &mark_file),
-        );
+        )
+        .await;
         let cluster = Cluster {
             base,
             server,

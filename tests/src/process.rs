@@ -32,8 +32,9 @@ impl ChildProcess {
     /// Starts a `serve` or `run` process of `binary` on `127.0.0.1:0` and waits, up
     /// to a minute, for the banner that names its address. Returns the process and
     /// its base URL, like `http://127.0.0.1:40123`. The server binds the port itself,
-    /// so no other test can take it between the choice and the bind.
-    pub fn spawn_server(
+    /// so no other test can take it between the choice and the bind. The wait yields
+    /// to the test's runtime, which may be running a proxy the server connects through.
+    pub async fn spawn_server(
         name: &str,
         binary: &Path,
         args: &[&str],
@@ -47,13 +48,16 @@ impl ChildProcess {
             .spawn()
             .unwrap_or_else(|error| panic!("starting {name}: {error}"));
         let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
         // Reads the output to its end, so the child never blocks on a full pipe.
         std::thread::spawn(move || {
             let logs = logs_wanted();
+            let mut sender = Some(sender);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix(BANNER) {
+                if let Some(url) = line.strip_prefix(BANNER)
+                    && let Some(sender) = sender.take()
+                {
                     let _ = sender.send(url.trim().to_owned());
                 }
                 if logs {
@@ -65,9 +69,11 @@ impl ChildProcess {
             child,
             name: name.to_owned(),
         };
-        let url = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("{name} never said where it serves"));
+        let url = tokio::time::timeout(Duration::from_secs(60), receiver)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("{name} never said where it serves"));
         (process, url)
     }
 
