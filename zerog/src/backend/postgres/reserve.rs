@@ -10,11 +10,53 @@ use super::{PostgresBackend, admin::decode_record};
 use crate::backend::{Lease, Reservation, ReserveRequest, StoreError};
 use crate::record::timestamp;
 
-/// Candidates are the oldest due jobs that fit one by one, locked and skipped by
-/// concurrent reservers; of those, the statement keeps the ones that fit together:
-/// within each limited queue's free slots, then within the free capacity, in order.
-/// Both cuts only ever take fewer jobs than would fit, never more.
-const RESERVE: &str = "
+/// The end of both reserve statements: lease the `picked` jobs and return them.
+macro_rules! lease_picked {
+    () => {
+        "
+UPDATE {jobs} j
+SET status = 'running', lease_id = gen_random_uuid(), worker_id = $9, lease_expires_at = $8,
+    run_at = NULL, updated_at = $1,
+    record = j.record || jsonb_build_object('status', 'running', 'startedAt', $10::text,
+                                            'updatedAt', $10::text, 'runAfter', NULL)
+FROM picked
+WHERE j.seq = picked.seq
+RETURNING j.uuid, j.cost, j.lease_id, j.record, picked.run_at, j.seq"
+    };
+}
+
+/// Reserves when none of the worker's queues is limited, the common case: the oldest
+/// due jobs, locked and skipped by concurrent reservers, that fit the free capacity
+/// together, in order. Planning and running it costs about half of what
+/// [`RESERVE_LIMITED`] costs. `$5` and `$6` are the limits, unused here.
+const RESERVE: &str = concat!(
+    "
+WITH candidates AS (
+    SELECT c.seq, c.cost, c.run_at
+    FROM {jobs} c
+    WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= $2
+      AND c.queue = ANY($3) AND c.job_type = ANY($4)
+      AND ($11::uuid IS NULL OR c.uuid = $11)
+    ORDER BY c.run_at, c.seq
+    LIMIT $7
+    FOR UPDATE SKIP LOCKED
+),
+picked AS (
+    SELECT s.seq, s.run_at
+    FROM (SELECT c.seq, c.run_at, sum(c.cost) OVER (ORDER BY c.run_at, c.seq) AS cost_so_far
+          FROM candidates c) s
+    WHERE s.cost_so_far <= $2
+)",
+    lease_picked!()
+);
+
+/// Reserves when some of the worker's queues are limited. Candidates are the oldest
+/// due jobs that fit one by one, locked and skipped by concurrent reservers; of those,
+/// the statement keeps the ones that fit together: within each limited queue's free
+/// slots, then within the free capacity, in order. Both cuts only ever take fewer jobs
+/// than would fit, never more.
+const RESERVE_LIMITED: &str = concat!(
+    "
 WITH limits AS (
     SELECT l.queue, l.cap,
            (SELECT count(*) FROM {jobs} r WHERE r.queue = l.queue AND r.status = 'running')
@@ -44,15 +86,9 @@ picked AS (
     FROM (SELECT w.seq, w.run_at, sum(w.cost) OVER (ORDER BY w.run_at, w.seq) AS cost_so_far
           FROM within_limits w) s
     WHERE s.cost_so_far <= $2
-)
-UPDATE {jobs} j
-SET status = 'running', lease_id = gen_random_uuid(), worker_id = $9, lease_expires_at = $8,
-    run_at = NULL, updated_at = $1,
-    record = j.record || jsonb_build_object('status', 'running', 'startedAt', $10::text,
-                                            'updatedAt', $10::text, 'runAfter', NULL)
-FROM picked
-WHERE j.seq = picked.seq
-RETURNING j.uuid, j.cost, j.lease_id, j.record, picked.run_at, j.seq";
+)",
+    lease_picked!()
+);
 
 /// Takes up to `max_jobs` jobs for `request`, or only the job `only` if given.
 pub(super) async fn reserve(
@@ -71,7 +107,12 @@ pub(super) async fn reserve(
         .filter(|(queue, _)| request.queues.contains(queue))
         .map(|(queue, &cap)| (queue, i64::from(cap)))
         .collect();
-    let query = sqlx::query(backend.sql(RESERVE))
+    let sql = if limited.is_empty() {
+        RESERVE
+    } else {
+        RESERVE_LIMITED
+    };
+    let query = sqlx::query(backend.sql(sql))
         .bind(now)
         .bind(i32::try_from(request.max_cost).unwrap_or(i32::MAX))
         .bind(request.queues)
