@@ -37,16 +37,8 @@ async fn serve_and_work_processes_share_one_sqlite_file() {
             ],
         ));
     }
+    // `spawn_server` returns once the server's banner shows it listening.
     let client = awc::Client::new();
-    wait_for("the server to listen", Duration::from_secs(30), || async {
-        client
-            .get(format!("{base}/progress/x"))
-            .send()
-            .await
-            .ok()
-            .map(drop)
-    })
-    .await;
 
     let mut uuids = Vec::new();
     for _ in 0..150 {

@@ -20,13 +20,7 @@ impl ChildProcess {
     pub fn spawn(name: &str, binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = command(binary, args, env);
         command.stdout(output());
-        let child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting {name}: {error}"));
-        ChildProcess {
-            child,
-            name: name.to_owned(),
-        }
+        ChildProcess::start(name, command)
     }
 
     /// Starts a `serve` or `run` process of `binary` on `127.0.0.1:0` and waits, up
@@ -44,10 +38,8 @@ impl ChildProcess {
         command
             .env("ZEROG_BIND", "127.0.0.1:0")
             .stdout(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting {name}: {error}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut process = ChildProcess::start(name, command);
+        let stdout = process.child.stdout.take().expect("stdout is piped");
         let (sender, receiver) = tokio::sync::oneshot::channel();
         // Reads the output to its end, so the child never blocks on a full pipe.
         std::thread::spawn(move || {
@@ -65,16 +57,23 @@ impl ChildProcess {
                 }
             }
         });
-        let process = ChildProcess {
-            child,
-            name: name.to_owned(),
-        };
         let url = tokio::time::timeout(Duration::from_secs(60), receiver)
             .await
             .ok()
             .and_then(Result::ok)
             .unwrap_or_else(|| panic!("{name} never said where it serves"));
         (process, url)
+    }
+
+    /// Starts `command` as the child called `name`.
+    fn start(name: &str, mut command: Command) -> Self {
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {name}: {error}"));
+        ChildProcess {
+            child,
+            name: name.to_owned(),
+        }
     }
 
     /// The child's process id.
