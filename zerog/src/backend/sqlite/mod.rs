@@ -50,6 +50,11 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Whether `error` is SQLite's SQLITE_BUSY, "database is locked".
+fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("5"))
+}
+
 pub(super) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
 }
@@ -97,13 +102,27 @@ impl SqliteBackend {
         } else {
             SqlitePoolOptions::new().max_connections(4)
         };
-        let pool = pool_options.connect_with(options).await?;
-        let backend = SqliteBackend { pool };
-        backend.migrate().await?;
-        Ok(backend)
+        // Processes that open a new file at once race to switch it to WAL, and SQLite
+        // answers the loser "database is locked" at once, without waiting out the busy
+        // timeout. Opening again finds WAL set; the migrations are applied once each.
+        let give_up = tokio::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            let opened = async {
+                let pool = pool_options.clone().connect_with(options.clone()).await?;
+                let backend = SqliteBackend { pool };
+                backend.migrate().await?;
+                Ok::<_, sqlx::Error>(backend)
+            };
+            match opened.await {
+                Err(error) if is_busy(&error) && tokio::time::Instant::now() < give_up => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                opened => return Ok(opened?),
+            }
+        }
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS zerog_migrations (
@@ -129,7 +148,7 @@ impl SqliteBackend {
                 Ok(()) => conn.execute("COMMIT").await.map(drop)?,
                 Err(error) => {
                     conn.execute("ROLLBACK").await?;
-                    return Err(error.into());
+                    return Err(error);
                 }
             }
         }
