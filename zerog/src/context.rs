@@ -19,12 +19,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::backend::{Backend, Lease, StoreError};
-use crate::job::JobError;
+use crate::outcome::JobError;
 use crate::record::{ErrorEntry, JobRecord, LogEntry, timestamp};
 
 /// The running job's view of its own run: ids, progress, log and cancellation.
@@ -33,21 +33,30 @@ pub struct JobContext {
     uuid: Uuid,
     job_type: String,
     attempt: u32,
-    tracker: Arc<Tracker>,
+    progress: Arc<Progress>,
+    writer: Arc<dyn ProgressWriter>,
     cancel: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for dyn ProgressWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressWriter")
+    }
 }
 
 impl JobContext {
     pub(crate) fn new(
         record: &JobRecord,
-        tracker: Arc<Tracker>,
+        progress: Arc<Progress>,
+        writer: Arc<dyn ProgressWriter>,
         cancel: watch::Receiver<bool>,
     ) -> Self {
         JobContext {
             uuid: record.uuid,
             job_type: record.job_type.clone(),
             attempt: record.attempts + 1,
-            tracker,
+            progress,
+            writer,
             cancel,
         }
     }
@@ -65,26 +74,26 @@ impl JobContext {
 
     /// The job's completeness now, from 0 to 1.
     pub fn completeness(&self) -> f64 {
-        self.tracker.pending().completeness
+        self.progress.pending().completeness
     }
 
     /// Adds `delta` to completeness, clamped to [0, 1].
     pub fn add_to_completeness(&mut self, delta: f64) {
-        let mut pending = self.tracker.pending();
+        let mut pending = self.progress.pending();
         let value = pending.completeness + delta;
         pending.set_completeness(value);
     }
 
     /// Sets completeness to `value`, clamped to [0, 1].
     pub fn set_completeness(&mut self, value: f64) {
-        self.tracker.pending().set_completeness(value);
+        self.progress.pending().set_completeness(value);
     }
 
     /// Adds `msg` to the job's `events` (ZeroG's `job_log_info`).
     pub fn log_info(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
         tracing::info!(job.uuid = %self.uuid, job.job_type = %self.job_type, "{msg}");
-        let mut pending = self.tracker.pending();
+        let mut pending = self.progress.pending();
         pending.events.push(entry(msg));
         pending.dirty = true;
     }
@@ -93,7 +102,7 @@ impl JobContext {
     pub fn log_warning(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
         tracing::warn!(job.uuid = %self.uuid, job.job_type = %self.job_type, "{msg}");
-        let mut pending = self.tracker.pending();
+        let mut pending = self.progress.pending();
         pending.warnings.push(entry(msg));
         pending.dirty = true;
     }
@@ -103,7 +112,7 @@ impl JobContext {
     pub fn log_error(&mut self, code: i64, msg: impl Into<String>) {
         let msg = msg.into();
         tracing::error!(job.uuid = %self.uuid, job.job_type = %self.job_type, code, "{msg}");
-        let mut pending = self.tracker.pending();
+        let mut pending = self.progress.pending();
         pending.errors.push(ErrorEntry {
             time_stamp: timestamp(Utc::now()),
             error_code: code,
@@ -127,10 +136,10 @@ impl JobContext {
         if self.is_cancelled() {
             return Err(JobError::retry("cancelled"));
         }
-        match self.tracker.flush().await {
+        match self.writer.write_progress().await {
             Ok(()) => Ok(()),
-            Err(StoreError::LeaseLost(_)) => Err(JobError::retry("lease lost")),
-            Err(error) => {
+            Err(CheckpointError::LeaseLost) => Err(JobError::retry("lease lost")),
+            Err(CheckpointError::Unavailable(error)) => {
                 tracing::warn!(job.uuid = %self.uuid, %error, "checkpoint failed; will retry");
                 Ok(())
             }
@@ -184,26 +193,21 @@ impl Pending {
     }
 }
 
-/// The record of one run, shared by the worker and the job's context, and the pending
-/// changes that the context gathers for it.
+/// A run's progress and log entries not yet written, shared by the job's context and
+/// the worker that writes them.
 #[derive(Debug)]
-pub(crate) struct Tracker {
+pub(crate) struct Progress {
     pending: Mutex<Pending>,
-    record: tokio::sync::Mutex<JobRecord>,
-    backend: Backend,
-    lease: Lease,
 }
 
-impl Tracker {
-    pub(crate) fn new(record: JobRecord, backend: Backend, lease: Lease) -> Self {
-        Tracker {
+impl Progress {
+    /// Progress that starts from `record`'s completeness.
+    pub(crate) fn new(record: &JobRecord) -> Self {
+        Progress {
             pending: Mutex::new(Pending {
                 completeness: record.completeness,
                 ..Pending::default()
             }),
-            record: tokio::sync::Mutex::new(record),
-            backend,
-            lease,
         }
     }
 
@@ -212,12 +216,8 @@ impl Tracker {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn lease(&self) -> &Lease {
-        &self.lease
-    }
-
-    /// Moves pending changes into `record`; whether there were any.
-    fn apply_pending(&self, record: &mut JobRecord) -> bool {
+    /// Moves the pending changes into `record`; whether there were any.
+    pub(crate) fn apply_to(&self, record: &mut JobRecord) -> bool {
         let mut pending = self.pending();
         if !pending.dirty {
             return false;
@@ -230,35 +230,25 @@ impl Tracker {
         pending.dirty = false;
         true
     }
+}
 
-    /// Writes pending changes, or just renews the lease when `heartbeat` is set and
-    /// nothing changed.
-    pub(crate) async fn flush_or_heartbeat(&self, heartbeat: bool) -> Result<(), StoreError> {
-        let mut record = self.record.lock().await;
-        if self.apply_pending(&mut record) || heartbeat {
-            record.touch();
-            self.backend
-                .store()
-                .save_progress(&self.lease, &record)
-                .await?;
-        }
-        Ok(())
-    }
+/// Why a checkpoint's write did not happen.
+#[derive(Debug)]
+pub(crate) enum CheckpointError {
+    /// The run's lease is no longer the job's: another worker owns it, or it was killed.
+    LeaseLost,
+    /// The store could not be reached; the entries go with the next write.
+    Unavailable(String),
+}
 
-    /// Whether the run should go on, as the store says.
-    pub(crate) async fn signal(&self) -> Result<crate::backend::RunSignal, StoreError> {
-        self.backend.store().run_signal(&self.lease).await
-    }
-
-    /// Writes pending changes, if any.
-    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        self.flush_or_heartbeat(false).await
-    }
-
-    /// The record with every pending change applied, to finish the run with.
-    pub(crate) async fn take_record(&self) -> JobRecord {
-        let mut record = self.record.lock().await;
-        self.apply_pending(&mut record);
-        record.clone()
-    }
+/// What writes a run's pending progress to the store: the worker implements it, so
+/// that the context a job author touches knows nothing of storage.
+#[async_trait]
+pub(crate) trait ProgressWriter: Send + Sync + 'static {
+    /// Writes the pending progress and log now, renewing the run's lease.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: entries not yet written stay pending and go with the next write.
+    async fn write_progress(&self) -> Result<(), CheckpointError>;
 }

@@ -34,10 +34,13 @@ pub mod context;
 pub mod duration;
 pub mod http;
 pub mod job;
+pub mod lifecycle;
 pub mod metrics;
+pub mod outcome;
 pub mod pruner;
 pub mod record;
 pub mod registry;
+pub mod spec;
 pub mod validate;
 pub mod worker;
 
@@ -47,7 +50,9 @@ pub mod __private;
 
 pub use cli::main;
 pub use context::JobContext;
-pub use job::{Job, JobError, JobSpec, Outcome, RetryPolicy, Run};
+pub use job::{Job, Run};
+pub use outcome::{JobError, Outcome};
+pub use spec::{JobSpec, RetryPolicy};
 pub use record::{JobRecord, Status};
 pub use registry::Registry;
 pub use zerog_derive::Job;

@@ -26,33 +26,7 @@ pub const BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
-/// How one run of a job ended, as the `outcome` label of the histogram says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RunOutcome {
-    /// `Outcome::done`: the job finished.
-    Done,
-    /// `Outcome::requeue`: the job runs again later.
-    Requeued,
-    /// An error, a panic or a timeout, with attempts left: the job is retried.
-    Retried,
-    /// An error with no attempt left, or a fatal error: the job failed.
-    Failed,
-    /// The job was cancelled or killed while it ran.
-    Cancelled,
-}
-
-impl RunOutcome {
-    /// The label value: `done`, `requeued`, `retried`, `failed` or `cancelled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunOutcome::Done => "done",
-            RunOutcome::Requeued => "requeued",
-            RunOutcome::Retried => "retried",
-            RunOutcome::Failed => "failed",
-            RunOutcome::Cancelled => "cancelled",
-        }
-    }
-}
+pub use crate::lifecycle::RunOutcome;
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {

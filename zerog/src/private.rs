@@ -11,7 +11,8 @@ pub use inventory;
 pub use jsonschema::Validator;
 pub use serde_json::Value;
 
-pub use crate::job::{Job, JobSpec, RetryPolicy, Run};
+pub use crate::job::{Job, Run};
+pub use crate::spec::{JobSpec, RetryPolicy};
 pub use crate::registry::Registration;
 pub use crate::validate::{build_schema, build_validator};
 

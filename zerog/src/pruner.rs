@@ -73,7 +73,6 @@ impl Pruner {
     pub async fn prune_once(&self) -> Result<BTreeMap<Status, u64>, StoreError> {
         let before = cutoff(Utc::now(), self.older_than);
         self.backend
-            .store()
             .delete_finished(&FINISHED, before)
             .await
     }

@@ -10,13 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::job::{JobSpec, NO_RESULT};
-
-/// The lifecycle event of a run that ended in an error and will run again, as ZeroG
-/// wrote it.
-pub const EVENT_RESTARTING: &str = "Error - restarting";
-/// The lifecycle event of a run that ended in an error for good, as ZeroG wrote it.
-pub const EVENT_FINISHED: &str = "Error - finished";
+use crate::spec::{JobSpec, NO_RESULT};
 
 /// How many entries of each log kind a record keeps; older ones are dropped and counted.
 pub const LOG_CAP: usize = 1000;
@@ -164,14 +158,20 @@ pub struct JobRecord {
 }
 
 /// Formats a time as the record stores it: RFC 3339 in UTC, with milliseconds.
-pub fn timestamp(time: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl JobRecord {
     /// A new, queued record for validated `params` of the job type `spec`.
     pub fn new(spec: &JobSpec, params: Value) -> Self {
-        let now = timestamp(Utc::now());
+        Self::new_at(spec, params, Utc::now())
+    }
+
+    /// A new, queued record for validated `params` of the job type `spec`, created at
+    /// `now`.
+    pub fn new_at(spec: &JobSpec, params: Value, now: DateTime<Utc>) -> Self {
+        let now = timestamp(now);
         JobRecord {
             uuid: Uuid::new_v4(),
             job_type: spec.job_type.to_owned(),
@@ -197,10 +197,10 @@ impl JobRecord {
         }
     }
 
-    /// Appends to `events`, keeping the newest [`LOG_CAP`].
-    pub fn push_event(&mut self, msg: impl Into<String>) {
+    /// Appends to `events` an entry of `now`, keeping the newest [`LOG_CAP`].
+    pub fn push_event(&mut self, now: DateTime<Utc>, msg: impl Into<String>) {
         let entry = LogEntry {
-            time_stamp: timestamp(Utc::now()),
+            time_stamp: timestamp(now),
             msg: msg.into(),
         };
         push_capped(&mut self.events, &mut self.events_dropped, entry);
@@ -224,10 +224,16 @@ impl JobRecord {
         }
     }
 
-    /// Appends to `errors`, keeping the newest [`LOG_CAP`].
-    pub fn push_error(&mut self, error_code: i64, msg: impl Into<String>, attempt: Option<u32>) {
+    /// Appends to `errors` an entry of `now`, keeping the newest [`LOG_CAP`].
+    pub fn push_error(
+        &mut self,
+        now: DateTime<Utc>,
+        error_code: i64,
+        msg: impl Into<String>,
+        attempt: Option<u32>,
+    ) {
         let entry = ErrorEntry {
-            time_stamp: timestamp(Utc::now()),
+            time_stamp: timestamp(now),
             error_code,
             msg: msg.into(),
             attempt,
@@ -235,9 +241,9 @@ impl JobRecord {
         push_capped(&mut self.errors, &mut self.errors_dropped, entry);
     }
 
-    /// Sets `updatedAt` to now.
-    pub fn touch(&mut self) {
-        self.updated_at = timestamp(Utc::now());
+    /// Sets `updatedAt` to `now`.
+    pub fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = timestamp(now);
     }
 }
 
@@ -256,10 +262,10 @@ mod tests {
 
     #[test]
     fn log_keeps_the_newest_entries_and_counts_the_dropped() {
-        let spec = crate::job::tests::SPEC;
+        let spec = crate::spec::tests::SPEC;
         let mut record = JobRecord::new(&spec, Value::Null);
         for i in 0..LOG_CAP + 5 {
-            record.push_event(format!("event {i}"));
+            record.push_event(Utc::now(), format!("event {i}"));
         }
         assert_eq!(record.events.len(), LOG_CAP);
         assert_eq!(record.events_dropped, 5);
@@ -268,7 +274,7 @@ mod tests {
 
     #[test]
     fn record_keys_are_camel_case() {
-        let spec = crate::job::tests::SPEC;
+        let spec = crate::spec::tests::SPEC;
         let json = serde_json::to_value(JobRecord::new(&spec, Value::Null)).unwrap();
         for key in [
             "uuid",

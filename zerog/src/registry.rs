@@ -28,7 +28,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::context::JobContext;
-use crate::job::{Job, JobError, JobSpec, Outcome};
+use crate::job::Job;
+use crate::outcome::{JobError, Outcome};
+use crate::spec::JobSpec;
 use crate::validate::{self, Violation};
 
 /// A boxed, sendable future, as the type-erased run of a job returns.

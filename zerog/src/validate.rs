@@ -10,7 +10,8 @@ use schemars::generate::SchemaSettings;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::job::{Job, JobSpec};
+use crate::job::Job;
+use crate::spec::JobSpec;
 
 /// One way in which parameters break the job type's schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]

@@ -1,6 +1,6 @@
-//! The values that cross the [`Store`](super::Store) and [`Queue`](super::Queue)
-//! traits besides the job record: listing, statistics, cancel, and the worker
-//! directory.
+//! The values that cross the [`Store`](super::Store) contract and the
+//! [`Backend`](super::Backend) handle besides the job record: listing, statistics,
+//! cancel, lease recovery and the worker directory.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -73,7 +73,7 @@ pub struct QueueStats {
     pub oldest_due_age: Option<Duration>,
 }
 
-/// How [`Store::cancel`](super::Store::cancel) went.
+/// How [`Backend::cancel`](super::Backend::cancel) went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {
     /// The job was queued or waiting, or was killed: it is `cancelled` now.
@@ -90,6 +90,8 @@ pub enum RunSignal {
     Continue,
     /// A user asked to cancel the job.
     Cancel,
+    /// The lease is no longer the job's: another worker owns it, or it was killed.
+    LeaseLost,
 }
 
 /// What a worker is doing, as `GET /workers` shows it.
@@ -166,7 +168,7 @@ impl WorkerCommand {
     }
 }
 
-/// The records that [`Queue::recover_expired`](super::Queue::recover_expired) took
+/// The jobs that [`Backend::recover_expired`](super::Backend::recover_expired) took
 /// back from workers whose leases expired.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovered {

@@ -4,53 +4,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{PostgresBackend, Queue, RedisBackend, SqliteBackend, Store, StoreError, beanstalkd};
+use super::{PostgresBackend, RedisBackend, SqliteBackend, Store, StoreError};
 
-/// A backend that is both store and queue, as its URL names it.
-#[derive(Clone)]
-pub(super) enum AnyStore {
-    Sqlite(Arc<SqliteBackend>),
-    Postgres(Arc<PostgresBackend>),
-    Redis(Arc<RedisBackend>),
-}
-
-impl AnyStore {
-    pub(super) fn into_store(self) -> Arc<dyn Store> {
-        match self {
-            AnyStore::Sqlite(backend) => backend,
-            AnyStore::Postgres(backend) => backend,
-            AnyStore::Redis(backend) => backend,
-        }
-    }
-
-    pub(super) fn into_queue(self) -> Arc<dyn Queue> {
-        match self {
-            AnyStore::Sqlite(backend) => backend,
-            AnyStore::Postgres(backend) => backend,
-            AnyStore::Redis(backend) => backend,
-        }
-    }
-
-    pub(super) fn into_delivery(self) -> Arc<dyn beanstalkd::DeliveryStore> {
-        match self {
-            AnyStore::Sqlite(backend) => backend,
-            AnyStore::Postgres(backend) => backend,
-            AnyStore::Redis(backend) => backend,
-        }
-    }
-}
-
-pub(super) async fn connect_store(url: &str) -> Result<AnyStore, StoreError> {
+/// The store that `url` names, connected.
+pub(super) async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(AnyStore::Sqlite(Arc::new(
-            SqliteBackend::connect(url).await?,
-        )))
+        Ok(Arc::new(SqliteBackend::connect(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(AnyStore::Postgres(Arc::new(
-            PostgresBackend::connect(url).await?,
-        )))
+        Ok(Arc::new(PostgresBackend::connect(url).await?))
     } else if url.starts_with("redis://") {
-        Ok(AnyStore::Redis(Arc::new(RedisBackend::connect(url).await?)))
+        Ok(Arc::new(RedisBackend::connect(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

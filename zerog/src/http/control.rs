@@ -27,7 +27,7 @@ async fn cancel(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let uuid = parse_uuid(&uuid)?;
-    let outcome = match state.backend.store().cancel(uuid, query.kill).await {
+    let outcome = match state.backend.cancel(uuid, query.kill).await {
         Ok(outcome) => outcome,
         Err(StoreError::NotFound(uuid)) => return Err(ApiError::UnknownJob(uuid)),
         Err(StoreError::AlreadyFinished { uuid, status }) => {
@@ -49,7 +49,7 @@ async fn cancel(
 }
 
 async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let workers = state.backend.store().list_workers().await?;
+    let workers = state.backend.list_workers().await?;
     Ok(HttpResponse::Ok().json(json!({ "workers": workers })))
 }
 
@@ -69,7 +69,7 @@ async fn drain(
     } else {
         WorkerCommand::Drain
     };
-    if !state.backend.store().command_worker(&id, command).await? {
+    if !state.backend.command_worker(&id, command).await? {
         return Err(ApiError::UnknownWorker(id.into_inner()));
     }
     tracing::info!(worker = %id, ?command, "worker drain requested");

@@ -136,7 +136,7 @@ impl Watch {
         loop {
             tokio::time::sleep(self.interval).await;
             silent += self.interval;
-            match self.backend.store().get(self.uuid).await {
+            match self.backend.get(self.uuid).await {
                 Ok(Some(record)) if self.seen.as_ref() != Some(&Seen::of(&record)) => {
                     return Some(self.emit(&record));
                 }

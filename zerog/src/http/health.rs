@@ -53,7 +53,7 @@ pub(super) struct Check {
 
 pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
     let started = Instant::now();
-    let ping = tokio::time::timeout(PING_TIMEOUT, state.backend.store().ping()).await;
+    let ping = tokio::time::timeout(PING_TIMEOUT, state.backend.ping()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let failure = match ping {
         Ok(Ok(())) => None,

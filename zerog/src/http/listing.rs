@@ -85,7 +85,6 @@ pub(super) async fn list(
     };
     let page = state
         .backend
-        .store()
         .list(&query)
         .await
         .map_err(|error| match error {
@@ -117,7 +116,6 @@ pub(super) async fn delete(
     let before = cutoff(Utc::now(), age);
     let deleted = state
         .backend
-        .store()
         .delete_finished(&statuses, before)
         .await?;
     let total = deleted.values().sum();

@@ -21,7 +21,7 @@ use crate::record::Status;
 pub(super) const PROMETHEUS_MEDIA_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub(super) async fn metrics(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let stats = state.backend.store().stats().await?;
+    let stats = state.backend.stats().await?;
     let mut text = render_stats(&stats, &state.registry.job_types());
     render_run_durations(&mut text);
     Ok(HttpResponse::Ok()

@@ -81,7 +81,6 @@ pub(super) async fn load(state: &ApiState, uuid: &str) -> Result<JobRecord, ApiE
     let uuid = parse_uuid(uuid)?;
     state
         .backend
-        .store()
         .get(uuid)
         .await?
         .ok_or(ApiError::UnknownJob(uuid))

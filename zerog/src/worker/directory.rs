@@ -1,11 +1,11 @@
 //! What a worker tells the worker directory about itself.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Worker;
 use crate::backend::{WorkerInfo, WorkerState};
 use crate::record::timestamp;
 
@@ -17,35 +17,54 @@ pub(super) fn worker_id(name: &str) -> String {
     format!("{}:{}:{name}", host(), std::process::id())
 }
 
-fn host() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
+/// The host's name, read once.
+fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    })
 }
 
-pub(super) fn info(
-    worker: &Worker,
-    state: WorkerState,
-    running: Vec<Uuid>,
-    used: u32,
-    started_at: DateTime<Utc>,
-) -> WorkerInfo {
-    WorkerInfo {
-        id: worker.id.clone(),
-        host: host(),
-        pid: std::process::id(),
-        name: worker.name.clone(),
-        state,
-        running,
-        capacity_used: used,
-        capacity_total: worker.capacity,
-        queues: worker.queues.clone(),
-        rss_bytes: rss_bytes(),
-        started_at: timestamp(started_at),
-        last_heartbeat: timestamp(Utc::now()),
+/// What does not change over a worker's life.
+#[derive(Debug, Clone)]
+pub(super) struct Identity {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) capacity: u32,
+    pub(super) queues: Vec<String>,
+    pub(super) started_at: DateTime<Utc>,
+}
+
+/// What the worker is doing now, as its run loop publishes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Snapshot {
+    pub(super) state: WorkerState,
+    pub(super) running: Vec<Uuid>,
+    pub(super) used: u32,
+}
+
+impl Identity {
+    /// The directory entry of this worker doing `now`.
+    pub(super) fn info(&self, now: &Snapshot) -> WorkerInfo {
+        WorkerInfo {
+            id: self.id.clone(),
+            host: host().to_owned(),
+            pid: std::process::id(),
+            name: self.name.clone(),
+            state: now.state,
+            running: now.running.clone(),
+            capacity_used: now.used,
+            capacity_total: self.capacity,
+            queues: self.queues.clone(),
+            rss_bytes: rss_bytes(),
+            started_at: timestamp(self.started_at),
+            last_heartbeat: timestamp(Utc::now()),
+        }
     }
 }
 

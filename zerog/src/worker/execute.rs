@@ -9,11 +9,11 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::backend::{Backend, Reservation, RunSignal, StoreError, mark_cancelled};
-use crate::context::{JobContext, Tracker};
-use crate::job::{JobError, Outcome, RESULT_FAILED};
-use crate::metrics::{self, RunOutcome};
-use crate::record::{EVENT_FINISHED, EVENT_RESTARTING, JobRecord, Status, timestamp};
+use super::tracker::Tracker;
+use crate::backend::{Backend, Reservation, RunSignal, StoreError};
+use crate::context::JobContext;
+use crate::lifecycle::{self, Clock, Next, RunOutcome, Transition};
+use crate::metrics;
 use crate::registry::{JobType, RunReport};
 
 /// How often a running job's progress is written, at most.
@@ -31,8 +31,8 @@ pub(crate) async fn execute(
     let uuid = record.uuid;
     let spec = job_type.spec();
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let tracker = Arc::new(Tracker::new(record.clone(), backend.clone(), lease.clone()));
-    let context = JobContext::new(&record, tracker.clone(), cancel_rx);
+    let tracker = Arc::new(Tracker::new(record.clone(), backend.clone(), lease));
+    let context = JobContext::new(&record, tracker.progress(), tracker.clone(), cancel_rx);
     let attempt = record.attempts + 1;
     tracing::debug!(job.uuid = %uuid, job.job_type = spec.job_type, attempt, "run starts");
 
@@ -47,49 +47,61 @@ pub(crate) async fn execute(
     )
     .await;
     let mut record = tracker.take_record().await;
-    let result = match ended {
-        RunEnd::Returned(RunReport { params, result, .. }) => {
+    let end = match ended {
+        Watched::Returned(RunReport { params, result }) => {
             if let Some(params) = params {
                 record.params = params;
             }
-            result
+            lifecycle::RunEnd::Returned(result)
         }
-        RunEnd::Panicked(message) => Err(JobError::retry(format!("panic: {message}"))),
-        RunEnd::TimedOut(limit) => Err(JobError::retry(format!(
-            "timed out after {}",
-            humanize(limit)
-        ))),
-        RunEnd::LeaseLost => {
+        Watched::Panicked(message) => lifecycle::RunEnd::Panicked(message),
+        Watched::TimedOut(limit) => lifecycle::RunEnd::TimedOut(limit),
+        Watched::LeaseLost => {
             handle.abort();
             tracing::warn!(job.uuid = %uuid, "lease lost (killed, or taken over after a stall); the run is dropped");
             return;
         }
-        RunEnd::Released => {
+        Watched::Released => {
             handle.abort();
-            release_unfinished(&backend, &mut record, &tracker).await;
+            let transition = lifecycle::released(record, Utc::now());
+            match settle(&backend, &tracker, &transition).await {
+                Ok(()) => tracing::info!(job.uuid = %uuid, "released unfinished at shutdown"),
+                Err(error) => {
+                    tracing::error!(job.uuid = %uuid, %error, "could not release at shutdown; the job runs again when its lease expires");
+                }
+            }
             return;
         }
     };
     let cancelled = *cancel_tx.borrow();
-    if cancelled {
-        // Cancel wins over whatever the run returned once it was asked to stop.
-        if let Ok(Outcome::Done { data, .. }) = result {
-            record.data = data;
+    let (transition, outcome) =
+        lifecycle::run_ended(record, &spec.retry, end, cancelled, Clock::now());
+    match (outcome, transition.next) {
+        (RunOutcome::Cancelled, _) => tracing::info!(job.uuid = %uuid, "job cancelled by user"),
+        (_, Next::Finished) => {
+            let record = &transition.record;
+            tracing::info!(job.uuid = %uuid, status = %record.status, result_code = record.result_code, "job finished");
         }
-        mark_cancelled(&mut record, false);
-        tracing::info!(job.uuid = %uuid, "job cancelled by user");
-        metrics::observe_run(spec.job_type, started.elapsed(), RunOutcome::Cancelled);
-        let written = with_retries(|| backend.queue().ack(tracker.lease(), &record)).await;
-        if let Err(error) = written {
-            tracing::error!(job.uuid = %uuid, %error, "could not record a cancel");
-        }
-        return;
+        (_, Next::RunAt(_)) => {}
     }
-    let outcome = finish(&backend, job_type, &mut record, attempt, result, &tracker).await;
     metrics::observe_run(spec.job_type, started.elapsed(), outcome);
+    if let Err(error) = settle(&backend, &tracker, &transition).await {
+        // The job keeps its lease, so it runs again once the lease expires: nothing is lost.
+        tracing::error!(job.uuid = %uuid, %error, "could not record the end of a run");
+    }
 }
 
-enum RunEnd {
+/// Writes the end of the run, retrying through passing backend failures.
+async fn settle(
+    backend: &Backend,
+    tracker: &Tracker,
+    transition: &Transition,
+) -> Result<(), StoreError> {
+    with_retries(|| backend.settle_run(tracker.lease(), transition)).await
+}
+
+/// How the watch over a run ended.
+enum Watched {
     Returned(RunReport),
     Panicked(String),
     TimedOut(Duration),
@@ -105,7 +117,7 @@ async fn watch_run(
     timeout: Option<Duration>,
     cancel: &watch::Sender<bool>,
     release: &mut watch::Receiver<bool>,
-) -> RunEnd {
+) -> Watched {
     let lease = tracker.lease().duration;
     let deadline = timeout.map(|limit| (tokio::time::Instant::now() + limit, limit));
     // The first tick comes a period in: a short run then costs no write and no read.
@@ -125,21 +137,21 @@ async fn watch_run(
         tokio::select! {
             joined = &mut *handle => {
                 return match joined {
-                    Ok(report) => RunEnd::Returned(report),
-                    Err(error) if error.is_panic() => RunEnd::Panicked(panic_message(error.into_panic())),
-                    Err(_) => RunEnd::Panicked("the run was aborted".to_owned()),
+                    Ok(report) => Watched::Returned(report),
+                    Err(error) if error.is_panic() => Watched::Panicked(panic_message(error.into_panic())),
+                    Err(_) => Watched::Panicked("the run was aborted".to_owned()),
                 };
             }
             () = timed_out => {
                 handle.abort();
-                return RunEnd::TimedOut(deadline.map_or(Duration::ZERO, |(_, limit)| limit));
+                return Watched::TimedOut(deadline.map_or(Duration::ZERO, |(_, limit)| limit));
             }
-            () = released(release) => return RunEnd::Released,
+            () = released(release) => return Watched::Released,
             _ = ticker.tick() => {
                 let heartbeat = last_write.elapsed() >= heartbeat_every;
                 match tracker.flush_or_heartbeat(heartbeat).await {
                     Ok(()) => last_write = tokio::time::Instant::now(),
-                    Err(StoreError::LeaseLost(_)) => return RunEnd::LeaseLost,
+                    Err(StoreError::LeaseLost(_)) => return Watched::LeaseLost,
                     Err(error) => tracing::warn!(%error, "progress write failed; will retry"),
                 }
                 match tracker.signal().await {
@@ -147,82 +159,11 @@ async fn watch_run(
                         cancel.send_if_modified(|cancelled| !std::mem::replace(cancelled, true));
                     }
                     Ok(RunSignal::Continue) => {}
-                    Err(StoreError::LeaseLost(_)) => return RunEnd::LeaseLost,
+                    Ok(RunSignal::LeaseLost) => return Watched::LeaseLost,
                     Err(error) => tracing::warn!(%error, "reading the run's signal failed; will retry"),
                 }
             }
         }
-    }
-}
-
-/// Applies how the run ended to the record and writes it, with the queue change;
-/// how the run counts in the metrics.
-async fn finish(
-    backend: &Backend,
-    job_type: JobType,
-    record: &mut JobRecord,
-    attempt: u32,
-    result: Result<Outcome, JobError>,
-    tracker: &Tracker,
-) -> RunOutcome {
-    let requeued = matches!(result, Ok(Outcome::Requeue { .. }));
-    let now = Utc::now();
-    record.touch();
-    let run_after = match result {
-        Ok(Outcome::Done { code, data }) => {
-            record.status = Status::Done;
-            record.result_code = code;
-            record.completeness = 1.0;
-            record.data = data;
-            None
-        }
-        Ok(Outcome::Requeue { after }) => Some(after),
-        Err(JobError::Fatal { code, message }) => {
-            record.attempts = attempt;
-            record.push_error(code, message, Some(attempt));
-            record.push_event(EVENT_FINISHED);
-            record.status = Status::Failed;
-            record.result_code = code;
-            None
-        }
-        Err(JobError::Retry(message)) => {
-            record.attempts = attempt;
-            record.push_error(RESULT_FAILED, message, Some(attempt));
-            if record.attempts >= record.max_attempts {
-                record.push_event(EVENT_FINISHED);
-                record.status = Status::Failed;
-                record.result_code = RESULT_FAILED;
-                None
-            } else {
-                record.push_event(EVENT_RESTARTING);
-                Some(job_type.spec().retry.delay_after(record.attempts))
-            }
-        }
-    };
-    let lease = tracker.lease();
-    let written = match run_after {
-        None => {
-            record.finished_at = Some(timestamp(now));
-            record.run_after = None;
-            tracing::info!(job.uuid = %record.uuid, status = %record.status, result_code = record.result_code, "job finished");
-            with_retries(|| backend.queue().ack(lease, record)).await
-        }
-        Some(after) => {
-            let run_at = now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
-            record.status = Status::Waiting;
-            record.run_after = Some(timestamp(run_at));
-            with_retries(|| backend.queue().release_after(lease, record, run_at)).await
-        }
-    };
-    if let Err(error) = written {
-        // The job keeps its lease, so it runs again once the lease expires: nothing is lost.
-        tracing::error!(job.uuid = %record.uuid, %error, "could not record the end of a run");
-    }
-    match record.status {
-        Status::Done => RunOutcome::Done,
-        Status::Waiting if requeued => RunOutcome::Requeued,
-        Status::Waiting => RunOutcome::Retried,
-        _ => RunOutcome::Failed,
     }
 }
 
@@ -234,22 +175,6 @@ async fn released(release: &mut watch::Receiver<bool>) {
         }
         if release.changed().await.is_err() {
             std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Puts a run stopped at shutdown back in the queue, to run now, with no attempt used.
-async fn release_unfinished(backend: &Backend, record: &mut JobRecord, tracker: &Tracker) {
-    let now = Utc::now();
-    record.touch();
-    record.push_event("Worker stopping - released unfinished");
-    record.status = Status::Queued;
-    record.run_after = None;
-    let lease = tracker.lease();
-    match with_retries(|| backend.queue().release_after(lease, record, now)).await {
-        Ok(()) => tracing::info!(job.uuid = %record.uuid, "released unfinished at shutdown"),
-        Err(error) => {
-            tracing::error!(job.uuid = %record.uuid, %error, "could not release at shutdown; the job runs again when its lease expires");
         }
     }
 }
@@ -282,13 +207,5 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
         message.clone()
     } else {
         "a panic with a payload that is not a string".to_owned()
-    }
-}
-
-fn humanize(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }

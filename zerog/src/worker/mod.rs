@@ -44,6 +44,8 @@
 
 mod directory;
 mod execute;
+mod housekeeping;
+mod tracker;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -57,6 +59,7 @@ use uuid::Uuid;
 use crate::backend::{
     Backend, Reservation, ReserveRequest, StoreError, WorkerCommand, WorkerState,
 };
+use directory::{Identity, Snapshot};
 use crate::registry::{DuplicateJobType, Registry};
 
 /// The default lease on a running job.
@@ -69,11 +72,13 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// How long runs may go on after shutdown before they are released, by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How often a worker heartbeats, takes back expired leases and reads its commands.
+/// How often a worker's housekeeping heartbeats, takes back expired leases and reads
+/// the worker's commands.
 pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WorkerError {
     /// Two Rust types declare one job type.
     #[error(transparent)]
@@ -81,6 +86,9 @@ pub enum WorkerError {
     /// The worker knows no job type, so it could never run anything.
     #[error("the worker knows no job type: register at least one")]
     NoJobTypes,
+    /// A lease of zero would end at once: other workers would take every run back.
+    #[error("the lease must be longer than zero, like `30s`")]
+    ZeroLease,
 }
 
 /// Runs jobs from a [`Backend`].
@@ -136,7 +144,8 @@ impl Worker {
         self
     }
 
-    /// Sets the lease on each run.
+    /// Sets the lease on each run. A zero lease is refused when the worker starts
+    /// ([`WorkerError::ZeroLease`]).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -171,7 +180,8 @@ impl Worker {
     ///
     /// # Errors
     ///
-    /// Fails at once if the registry is empty or declares a job type twice. Backend
+    /// Fails at once if the registry is empty or declares a job type twice, or the
+    /// lease is zero. Backend
     /// failures do not end the worker: it logs them and tries again.
     ///
     /// # Cancel safety
@@ -182,6 +192,9 @@ impl Worker {
         self.registry.check()?;
         if self.registry.is_empty() {
             return Err(WorkerError::NoJobTypes);
+        }
+        if self.lease.is_zero() {
+            return Err(WorkerError::ZeroLease);
         }
         for job_type in self.registry.iter() {
             let spec = job_type.spec();
@@ -220,7 +233,11 @@ struct Pool {
     draining: bool,
     exit_when_drained: bool,
     release: watch::Sender<bool>,
-    started_at: chrono::DateTime<Utc>,
+    /// What housekeeping heartbeats.
+    snapshot: watch::Sender<Snapshot>,
+    /// What the directory asks of this worker, as housekeeping hears it.
+    commands: watch::Receiver<WorkerCommand>,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl Pool {
@@ -231,6 +248,24 @@ impl Pool {
             .into_iter()
             .map(str::to_owned)
             .collect();
+        let (snapshot, snapshots) = watch::channel(Snapshot {
+            state: WorkerState::Polling,
+            running: Vec::new(),
+            used: 0,
+        });
+        let (command_tx, commands) = watch::channel(WorkerCommand::None);
+        let housekeeping = housekeeping::Housekeeping {
+            backend: worker.backend.clone(),
+            identity: Identity {
+                id: worker.id.clone(),
+                name: worker.name.clone(),
+                capacity: worker.capacity,
+                queues: worker.queues.clone(),
+                started_at: Utc::now(),
+            },
+            snapshot: snapshots,
+            commands: command_tx,
+        };
         Pool {
             worker,
             job_types,
@@ -240,19 +275,20 @@ impl Pool {
             draining: false,
             exit_when_drained: false,
             release: watch::channel(false).0,
-            started_at: Utc::now(),
+            snapshot,
+            commands,
+            housekeeping: tokio::spawn(housekeeping.run()),
         }
     }
 
     async fn serve(&mut self, shutdown: impl Future<Output = ()>) -> LoopExit {
         tokio::pin!(shutdown);
-        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
-        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut backoff = self.worker.poll_interval;
         loop {
             if !self.draining {
                 backoff = self.fill(backoff).await;
             }
+            self.publish();
             if self.exit_when_drained && self.runs.is_empty() {
                 return LoopExit::Drained;
             }
@@ -270,9 +306,38 @@ impl Pool {
                 // Wakes on an enqueue in this process, or in any process where the
                 // backend can tell (LISTEN/NOTIFY, pub/sub); else after the backoff.
                 () = self.worker.backend.wait_for_jobs(backoff), if room => {}
-                _ = housekeeping.tick() => self.housekeeping().await,
+                Ok(()) = self.commands.changed() => {
+                    let command = *self.commands.borrow_and_update();
+                    self.obey(command);
+                }
             }
         }
+    }
+
+    /// Starts draining on a command from the directory.
+    fn obey(&mut self, command: WorkerCommand) {
+        if command == WorkerCommand::None {
+            return;
+        }
+        if !self.draining {
+            tracing::info!(worker = %self.worker.id, exit = command == WorkerCommand::DrainAndExit, "draining on request");
+        }
+        self.draining = true;
+        self.exit_when_drained |= command == WorkerCommand::DrainAndExit;
+    }
+
+    /// Tells housekeeping what the worker is doing now.
+    fn publish(&self) {
+        let now = Snapshot {
+            state: self.state(),
+            running: self.costs.values().map(|&(_, uuid)| uuid).collect(),
+            used: self.used,
+        };
+        self.snapshot.send_if_modified(|snapshot| {
+            let changed = *snapshot != now;
+            *snapshot = now;
+            changed
+        });
     }
 
     /// Reserves jobs while capacity is free, a batch per round trip; the wait before
@@ -285,16 +350,12 @@ impl Pool {
                 queues: &self.worker.queues,
                 job_types: &self.job_types,
                 max_cost: free,
+                max_jobs: free as usize,
                 lease: self.worker.lease,
                 queue_limits: &self.worker.queue_limits,
+                only: None,
             };
-            let reservations = match self
-                .worker
-                .backend
-                .queue()
-                .reserve_many(&request, free as usize)
-                .await
-            {
+            let reservations = match self.worker.backend.reserve(&request).await {
                 Ok(reservations) if reservations.is_empty() => return self.worker.poll_interval,
                 Ok(reservations) => reservations,
                 Err(error) => {
@@ -357,58 +418,10 @@ impl Pool {
         }
     }
 
-    /// Heartbeats, takes back expired leases, and obeys the directory's command.
-    async fn housekeeping(&mut self) {
-        match self
-            .worker
-            .backend
-            .queue()
-            .recover_expired(Utc::now())
-            .await
-        {
-            Ok(recovered) if !recovered.requeued.is_empty() || !recovered.failed.is_empty() => {
-                tracing::warn!(requeued = ?recovered.requeued, failed = ?recovered.failed, "took back jobs from workers whose leases expired");
-            }
-            Ok(_) => {}
-            Err(error) => log_backend_error("lease recovery", &error),
-        }
-        let was_draining = self.draining;
-        match self.heartbeat().await {
-            Ok(WorkerCommand::None) => {}
-            Ok(command) => {
-                self.draining = true;
-                self.exit_when_drained |= command == WorkerCommand::DrainAndExit;
-            }
-            Err(error) => log_backend_error("heartbeat", &error),
-        }
-        if self.draining && !was_draining {
-            tracing::info!(worker = %self.worker.id, exit = self.exit_when_drained, "draining on request");
-            // Say so at once, rather than a heartbeat later.
-            if let Err(error) = self.heartbeat().await {
-                log_backend_error("heartbeat", &error);
-            }
-        }
-    }
-
-    async fn heartbeat(&self) -> Result<WorkerCommand, StoreError> {
-        let info = directory::info(
-            &self.worker,
-            self.state(),
-            self.costs.values().map(|&(_, uuid)| uuid).collect(),
-            self.used,
-            self.started_at,
-        );
-        self.worker
-            .backend
-            .store()
-            .heartbeat_worker(&info, directory::TTL)
-            .await
-    }
-
     /// Lets the runs finish, up to the shutdown deadline, then releases the rest.
     async fn stop(mut self, exit: LoopExit) {
         self.draining = true;
-        self.housekeeping().await;
+        self.publish();
         if exit == LoopExit::Shutdown && !self.runs.is_empty() {
             tracing::info!(worker = %self.worker.id, running = self.runs.len(), "stopping; waiting for running jobs");
             let deadline = tokio::time::sleep(self.worker.shutdown_timeout);
@@ -416,7 +429,10 @@ impl Pool {
             loop {
                 tokio::select! {
                     ended = self.runs.join_next_with_id() => match ended {
-                        Some(ended) => self.ended(ended),
+                        Some(ended) => {
+                            self.ended(ended);
+                            self.publish();
+                        }
                         None => break,
                     },
                     () = &mut deadline => {
@@ -430,6 +446,10 @@ impl Pool {
         while let Some(ended) = self.runs.join_next_with_id().await {
             self.ended(ended);
         }
+        // Housekeeping may be waiting on a store that is down; the worker leaves
+        // anyway, and a heartbeat cut short is cancel safe.
+        self.housekeeping.abort();
+        let _ = (&mut self.housekeeping).await;
         if let Err(error) = self
             .worker
             .backend
@@ -443,6 +463,6 @@ impl Pool {
     }
 }
 
-fn log_backend_error(what: &str, error: &StoreError) {
+pub(super) fn log_backend_error(what: &str, error: &StoreError) {
     tracing::warn!(%error, "{what} failed; will try again");
 }

@@ -1,16 +1,17 @@
 //! beanstalkd, the seed's queue, delivering the jobs of any store.
 //!
-//! beanstalkd keeps no records, so [`BeanstalkdQueue`] pairs it with a store that does
-//! (SQLite, PostgreSQL or Redis, through [`DeliveryStore`]): the store holds each
-//! record and the fencing lease of its run, exactly as when it is its own queue, and
-//! beanstalkd decides who gets which job when.
+//! beanstalkd keeps no records, so [`BeanstalkdQueue`] wraps a store that does
+//! (SQLite, PostgreSQL or Redis): the store holds each record and the fencing lease of
+//! its run, exactly as when it is its own queue, and beanstalkd decides who gets which
+//! job when. The wrapper is itself a [`Store`], so the rest of zerog sees one backend.
 //!
 //! - **A tube per queue**, named `PREFIX.QUEUE`; a worker watches the tubes of the
 //!   queues it serves. A job in beanstalkd is just the uuid of its record.
 //! - **Enqueue** puts the job, delayed until its `run_at`, and then inserts the record.
 //!   If the insert fails, the job is deleted again, or is deleted when it comes up and
 //!   has no record.
-//! - **Reserve** takes a job from beanstalkd, then reserves that job in the store,
+//! - **Reserve** takes a job from beanstalkd, then reserves that job in the store
+//!   (a [`ReserveRequest`](super::ReserveRequest) with `only` set),
 //!   which checks its status, due time, cost, type and queue limit and hands out the
 //!   lease. A job the store will not give (not due, running elsewhere, too big for
 //!   the free capacity) goes back to beanstalkd, delayed as needed; a job already
@@ -66,22 +67,16 @@ mod client;
 mod connection;
 mod queue;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::{
-    CancelOutcome, JobPage, Lease, ListQuery, Queue, Reservation, ReserveRequest, RunSignal, Stats,
-    Store, StoreError, WorkerCommand, WorkerInfo, take_url_params,
-};
-use crate::record::{JobRecord, Status};
+use super::{Store, StoreError, take_url_params};
 
-pub use client::{BeanstalkdError, COMMAND_TIMEOUT, Client, Job, Peek};
+pub use client::{BeanstalkdError, COMMAND_TIMEOUT, Client, Peek};
 
 /// The tube prefix used when the URL names none.
 pub const DEFAULT_TUBE_PREFIX: &str = "zerog";
@@ -90,30 +85,13 @@ pub const DEFAULT_TTR: Duration = Duration::from_secs(30);
 /// The priority of every job zerog puts: beanstalkd's customary middle.
 pub const PRIORITY: u32 = 1024;
 
-/// A store whose jobs a separate queue delivers, by uuid: what [`BeanstalkdQueue`]
-/// needs from the store it is paired with. Every zerog store implements it.
-#[async_trait]
-pub trait DeliveryStore: Store + Queue {
-    /// Reserves the job `uuid` exactly as [`Queue::reserve`] would reserve it: only if
-    /// it is due, of a requested queue and type, within `max_cost`, and its queue is
-    /// under its limit. `None` otherwise, with the job left as it was.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe, as [`Queue::reserve`].
-    async fn reserve_job(
-        &self,
-        uuid: Uuid,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError>;
-}
-
 /// beanstalkd as the queue of a store: see the [module documentation](self).
 ///
-/// It is both the [`Store`] and the [`Queue`] of its [`Backend`](super::Backend), so
-/// that progress writes can touch the job in beanstalkd as they renew the lease.
+/// It is the [`Store`] of its [`Backend`](super::Backend), around the store that keeps
+/// the records, so that progress writes can touch the job in beanstalkd as they renew
+/// the lease.
 pub struct BeanstalkdQueue {
-    store: Arc<dyn DeliveryStore>,
+    store: Arc<dyn Store>,
     tube_prefix: String,
     ttr: Duration,
     /// Puts new jobs.
@@ -152,7 +130,7 @@ impl BeanstalkdQueue {
     /// # Cancel safety
     ///
     /// Cancel safe: it writes nothing.
-    pub async fn connect(url: &str, store: Arc<dyn DeliveryStore>) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, store: Arc<dyn Store>) -> Result<Self, StoreError> {
         let bad_url = || StoreError::UnsupportedUrl(url.to_owned());
         let (address, params) = take_url_params(url, &["tube_prefix", "ttr"]);
         let address = address
@@ -228,19 +206,21 @@ impl BeanstalkdQueue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The beanstalkd job of the run holding `lease`, if the consumer holds it.
-    fn take_held(&self, lease: &Lease) -> Option<Held> {
+    /// The beanstalkd job of `uuid` if the consumer holds it, and for the run of
+    /// `lease` if one is given.
+    fn take_held(&self, uuid: Uuid, lease: Option<Uuid>) -> Option<Held> {
         let mut held = self.held();
-        match held.get(&lease.uuid) {
-            Some(job) if job.lease == lease.id => held.remove(&lease.uuid),
+        match held.get(&uuid) {
+            Some(job) if lease.is_none_or(|lease| job.lease == lease) => held.remove(&uuid),
             _ => None,
         }
     }
 
-    /// After the store said the lease is lost: whatever happened to the job, beanstalkd
-    /// should offer it again, so that whoever takes it finds out from the store.
-    async fn lease_lost(&self, lease: &Lease) {
-        if let Some(job) = self.take_held(lease) {
+    /// After the store said the lease of `uuid` is lost: whatever happened to the job,
+    /// beanstalkd should offer it again, so that whoever takes it finds out from the
+    /// store.
+    async fn lease_lost(&self, uuid: Uuid, lease: Uuid) {
+        if let Some(job) = self.take_held(uuid, Some(lease)) {
             let released = self
                 .consumer
                 .lock()
@@ -249,18 +229,6 @@ impl BeanstalkdQueue {
                 .await;
             log_failure("release", released);
         }
-    }
-
-    /// Passes `result` on; a lost lease also lets go of the beanstalkd job.
-    async fn fenced<T>(
-        &self,
-        lease: &Lease,
-        result: Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        if let Err(StoreError::LeaseLost(_)) = &result {
-            self.lease_lost(lease).await;
-        }
-        result
     }
 }
 
@@ -286,90 +254,4 @@ fn is_tube_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-+/;.$_()".contains(c))
-}
-
-#[async_trait]
-impl Store for BeanstalkdQueue {
-    async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
-        self.store.get(uuid).await
-    }
-
-    async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        let saved = self.store.save_progress(lease, record).await;
-        let saved = self.fenced(lease, saved).await;
-        if saved.is_ok() {
-            let job = self.held().get(&lease.uuid).copied();
-            if let Some(job) = job.filter(|job| job.lease == lease.id) {
-                let touched = self.consumer.lock().await.touch(job.id).await;
-                log_failure("touch", touched);
-            }
-        }
-        saved
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await?;
-        self.producer
-            .lock()
-            .await
-            .ping()
-            .await
-            .map_err(queue_error)?;
-        Ok(())
-    }
-
-    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
-        self.store.list(query).await
-    }
-
-    async fn delete_finished(
-        &self,
-        statuses: &[Status],
-        finished_before: DateTime<Utc>,
-    ) -> Result<BTreeMap<Status, u64>, StoreError> {
-        self.store.delete_finished(statuses, finished_before).await
-    }
-
-    async fn stats(&self) -> Result<Stats, StoreError> {
-        self.store.stats().await
-    }
-
-    async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
-        let outcome = self.store.cancel(uuid, kill).await?;
-        if let CancelOutcome::Cancelled(_) = &outcome {
-            // A killed run's job, if held here, is done with. Others are deleted
-            // when they come up and turn out cancelled.
-            let job = self.held().remove(&uuid);
-            if let Some(job) = job {
-                let deleted = self.consumer.lock().await.delete(job.id).await;
-                log_failure("delete", deleted);
-            }
-        }
-        Ok(outcome)
-    }
-
-    async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
-        let signal = self.store.run_signal(lease).await;
-        self.fenced(lease, signal).await
-    }
-
-    async fn heartbeat_worker(
-        &self,
-        info: &WorkerInfo,
-        ttl: Duration,
-    ) -> Result<WorkerCommand, StoreError> {
-        self.store.heartbeat_worker(info, ttl).await
-    }
-
-    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
-        self.store.list_workers().await
-    }
-
-    async fn command_worker(&self, id: &str, command: WorkerCommand) -> Result<bool, StoreError> {
-        self.store.command_worker(id, command).await
-    }
-
-    async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
-        self.store.remove_worker(id).await
-    }
 }

@@ -1,7 +1,7 @@
-//! The [`Queue`] half of [`BeanstalkdQueue`]: beanstalkd decides who gets which job
-//! when, the store hands out the lease.
+//! The [`Store`] of [`BeanstalkdQueue`]: beanstalkd decides who gets which job when,
+//! the store it wraps keeps the records and hands out the leases.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +10,11 @@ use uuid::Uuid;
 
 use super::connection::Connection;
 use super::{BeanstalkdQueue, Held, PRIORITY, log_failure, queue_error};
-use crate::backend::{Lease, Queue, Recovered, Reservation, ReserveRequest, StoreError};
+use crate::backend::{
+    Change, Fence, Lease, ListQuery, NewJob, Recovered, Reservation, ReserveRequest, RunSignal,
+    Stats, Store, StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, loops,
+};
+use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
 
 /// How long a job with no record in the store is kept: its enqueue may still be
@@ -48,7 +52,7 @@ impl BeanstalkdQueue {
         request: &ReserveRequest<'_>,
     ) -> Result<Verdict, StoreError> {
         let now = Utc::now();
-        let Some(record) = self.store.get(uuid).await? else {
+        let Some(Stored { record, .. }) = self.store.get(uuid).await? else {
             let age = Duration::from_millis(
                 u64::try_from(now.timestamp_millis() - put_at_ms).unwrap_or(0),
             );
@@ -92,51 +96,47 @@ fn parse_body(body: &[u8]) -> Option<(Uuid, i64)> {
 }
 
 #[async_trait]
-impl Queue for BeanstalkdQueue {
-    async fn enqueue(
-        &self,
-        record: &JobRecord,
-        cost: u32,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+impl Store for BeanstalkdQueue {
+    /// Puts every job, then inserts the records in one write of the store: a failure
+    /// after the puts leaves entries without records, which are deleted at once or
+    /// skipped and deleted when they come up, never a record nobody delivers.
+    async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
         let now = Utc::now();
-        // The job goes to beanstalkd first: a failure after the put leaves an entry
-        // without a record, which is skipped and deleted, never a record nobody
-        // delivers.
-        let body = format!("{} {}", record.uuid, now.timestamp_millis());
-        let id = self
-            .producer
-            .lock()
-            .await
-            .put(
-                &self.tube(&record.queue),
-                PRIORITY,
-                delay_until(run_at, now),
-                self.ttr,
-                body.as_bytes(),
-            )
-            .await
-            .map_err(queue_error)?;
-        if let Err(error) = self.store.enqueue(record, cost, run_at).await {
-            let deleted = self.producer.lock().await.delete(id).await;
-            log_failure("delete", deleted);
-            return Err(error);
+        let mut put = Vec::with_capacity(jobs.len());
+        let mut failure = None;
+        {
+            let mut producer = self.producer.lock().await;
+            for job in jobs {
+                let body = format!("{} {}", job.record.uuid, now.timestamp_millis());
+                let delay = delay_until(job.run_at, now);
+                let tube = self.tube(&job.record.queue);
+                match producer
+                    .put(&tube, PRIORITY, delay, self.ttr, body.as_bytes())
+                    .await
+                {
+                    Ok(id) => put.push(id),
+                    Err(error) => {
+                        failure = Some(queue_error(error));
+                        break;
+                    }
+                }
+            }
         }
-        Ok(())
+        let inserted = match failure {
+            Some(error) => Err(error),
+            None => self.store.insert(jobs).await,
+        };
+        if inserted.is_err() {
+            let mut producer = self.producer.lock().await;
+            for id in put {
+                log_failure("delete", producer.delete(id).await);
+            }
+        }
+        inserted
     }
 
-    async fn reserve(
-        &self,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        Ok(self.reserve_many(request, 1).await?.pop())
-    }
-
-    async fn reserve_many(
-        &self,
-        request: &ReserveRequest<'_>,
-        max_jobs: usize,
-    ) -> Result<Vec<Reservation>, StoreError> {
+    async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
+        let max_jobs = request.max_jobs;
         let tubes: BTreeSet<String> = request.queues.iter().map(|q| self.tube(q)).collect();
         if tubes.is_empty() || max_jobs == 0 || request.max_cost == 0 {
             return Ok(Vec::new());
@@ -172,20 +172,23 @@ impl Queue for BeanstalkdQueue {
             };
             let fits = ReserveRequest {
                 max_cost: free,
+                max_jobs: 1,
+                only: Some(uuid),
                 ..request.clone()
             };
-            let mut reserved = self.store.reserve_job(uuid, &fits).await;
+            let mut reserved = self.store.reserve(&fits).await.map(|mut taken| taken.pop());
             if matches!(reserved, Ok(None)) && !recovered {
                 // Running in the store while beanstalkd offers it: its worker may be
                 // dead. Take back expired leases (once per call), then try again.
-                if let Ok(Some(record)) = self.store.get(uuid).await
-                    && record.status == Status::Running
+                if let Ok(Some(stored)) = self.store.get(uuid).await
+                    && stored.record.status == Status::Running
                 {
                     recovered = true;
-                    if let Ok(taken_back) = self.store.recover_expired(Utc::now()).await {
+                    let taken_back = loops::recover_expired(&*self.store, Utc::now()).await;
+                    if let Ok(taken_back) = taken_back {
                         let held = self.take_recovered(&taken_back);
                         put_recovered(&mut consumer, held).await;
-                        reserved = self.store.reserve_job(uuid, &fits).await;
+                        reserved = self.store.reserve(&fits).await.map(|mut taken| taken.pop());
                     }
                 }
             }
@@ -223,55 +226,126 @@ impl Queue for BeanstalkdQueue {
         }
     }
 
+    async fn get(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {
+        self.store.get(uuid).await
+    }
+
+    /// The store's writes, then what they mean for the beanstalkd jobs held here: a
+    /// progress write touches its job; a job settled to run again is released with
+    /// the delay, one that failed is buried, any other finished one deleted; a run
+    /// whose lease was lost lets go of its job.
+    async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let outcomes = self.store.write(writes).await?;
+        let now = Utc::now();
+        for (write, outcome) in writes.iter().zip(&outcomes) {
+            let lease = match write.fence {
+                Fence::Lease(id) => Some(id),
+                Fence::Revision(_) => None,
+            };
+            match (outcome, write.change) {
+                (WriteOutcome::Refused, _) => {
+                    if let Some(lease) = lease {
+                        self.lease_lost(write.uuid, lease).await;
+                    }
+                }
+                (WriteOutcome::Written, Change::Progress(..)) => {
+                    let job = self.held().get(&write.uuid).copied();
+                    if let Some(job) = job.filter(|job| lease == Some(job.lease)) {
+                        log_failure("touch", self.consumer.lock().await.touch(job.id).await);
+                    }
+                }
+                (WriteOutcome::Written, Change::Settle(transition)) => {
+                    let Some(job) = self.take_held(write.uuid, lease) else {
+                        continue;
+                    };
+                    let mut consumer = self.consumer.lock().await;
+                    match transition.next {
+                        Next::RunAt(at) => log_failure(
+                            "release",
+                            consumer.release(job.id, PRIORITY, delay_until(at, now)).await,
+                        ),
+                        Next::Finished if transition.record.status == Status::Failed => {
+                            log_failure("bury", consumer.bury(job.id, PRIORITY).await);
+                        }
+                        Next::Finished => log_failure("delete", consumer.delete(job.id).await),
+                    }
+                }
+                (WriteOutcome::Written, Change::RequestCancel) => {}
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
+        let signals = self.store.signals(leases).await?;
+        for (lease, signal) in leases.iter().zip(&signals) {
+            if *signal == RunSignal::LeaseLost {
+                self.lease_lost(lease.uuid, lease.id).await;
+            }
+        }
+        Ok(signals)
+    }
+
+    async fn expired(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        self.store.expired(now, limit).await
+    }
+
+    async fn list(
+        &self,
+        query: &ListQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+        self.store.list(query, after, limit).await
+    }
+
+    async fn delete_finished(
+        &self,
+        statuses: &[Status],
+        finished_before: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, u64>, StoreError> {
+        self.store.delete_finished(statuses, finished_before).await
+    }
+
+    async fn stats(&self) -> Result<Stats, StoreError> {
+        self.store.stats().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await?;
+        self.producer
+            .lock()
+            .await
+            .ping()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
     async fn wait_for_jobs(&self, timeout: Duration) {
-        // Every enqueue also goes through the store, whose own wake-ups (NOTIFY,
+        // Every insert also goes through the store, whose own wake-ups (NOTIFY,
         // pub/sub) come after the record is in, when the job can really be reserved.
         self.store.wait_for_jobs(timeout).await;
     }
 
-    async fn ack(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        let acked = self.store.ack(lease, record).await;
-        self.fenced(lease, acked).await?;
-        if let Some(job) = self.take_held(lease) {
-            let mut consumer = self.consumer.lock().await;
-            if record.status == Status::Failed {
-                log_failure("bury", consumer.bury(job.id, PRIORITY).await);
-            } else {
-                log_failure("delete", consumer.delete(job.id).await);
-            }
-        }
-        Ok(())
-    }
-
-    async fn release_after(
+    async fn heartbeat_worker(
         &self,
-        lease: &Lease,
-        record: &JobRecord,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let released = self.store.release_after(lease, record, run_at).await;
-        self.fenced(lease, released).await?;
-        if let Some(job) = self.take_held(lease) {
-            let delay = delay_until(run_at, Utc::now());
-            let released = self
-                .consumer
-                .lock()
-                .await
-                .release(job.id, PRIORITY, delay)
-                .await;
-            log_failure("release", released);
-        }
-        Ok(())
+        info: &WorkerInfo,
+        ttl: Duration,
+    ) -> Result<WorkerCommand, StoreError> {
+        self.store.heartbeat_worker(info, ttl).await
     }
 
-    async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
-        let recovered = self.store.recover_expired(now).await?;
-        let held = self.take_recovered(&recovered);
-        if !held.is_empty() {
-            let mut consumer = self.consumer.lock().await;
-            put_recovered(&mut consumer, held).await;
-        }
-        Ok(recovered)
+    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
+        self.store.list_workers().await
+    }
+
+    async fn command_worker(&self, id: &str, command: WorkerCommand) -> Result<bool, StoreError> {
+        self.store.command_worker(id, command).await
+    }
+
+    async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
+        self.store.remove_worker(id).await
     }
 }
 

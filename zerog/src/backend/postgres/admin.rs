@@ -1,4 +1,4 @@
-//! Listing, retention, statistics, cancel and lease recovery on PostgreSQL.
+//! Listing, retention and statistics on PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,14 +9,17 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::PostgresBackend;
-use crate::backend::{
-    CancelOutcome, JobPage, ListQuery, QueueStats, Recovered, Stats, StoreError, expire_lease,
-    mark_cancelled,
-};
+use crate::backend::{ListQuery, QueueStats, Stats, StoreError, Stored};
 use crate::record::{JobRecord, Status};
 
-/// How many expired leases one recovery pass takes back at most.
-const RECOVERY_BATCH: i64 = 100;
+/// The record in column `index` and the revision after it, which must be the job
+/// `uuid`'s.
+pub(super) fn decode_stored(uuid: Uuid, row: &PgRow, index: usize) -> Result<Stored, StoreError> {
+    Ok(Stored {
+        record: decode_record(uuid, row, index)?,
+        revision: row.try_get(index + 1)?,
+    })
+}
 
 /// The record in column `index`, which must be the job `uuid`'s.
 pub(super) fn decode_record(
@@ -31,9 +34,10 @@ pub(super) fn decode_record(
 pub(super) async fn list(
     backend: &PostgresBackend,
     query: &ListQuery,
-) -> Result<JobPage, StoreError> {
-    let after = query
-        .after_seq()?
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    let after = after
         .map(i64::try_from)
         .transpose()
         .map_err(|_| StoreError::BadCursor(query.after.clone().unwrap_or_default()))?;
@@ -47,18 +51,15 @@ pub(super) async fn list(
     .bind(query.status.map(Status::as_str))
     .bind(query.job_type.as_deref())
     .bind(after)
-    .bind(i64::from(query.limit) + 1)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(&backend.inner.pool)
     .await?;
-    let more = rows.len() > query.limit as usize;
-    let mut jobs = Vec::with_capacity(rows.len());
-    let mut last_seq = None;
-    for row in rows.iter().take(query.limit as usize) {
-        jobs.push(decode_record(row.try_get(1)?, row, 2)?);
-        last_seq = Some(row.try_get::<i64, _>(0)?);
-    }
-    let next = more.then(|| last_seq.map(|seq| seq.to_string())).flatten();
-    Ok(JobPage { jobs, next })
+    rows.iter()
+        .map(|row| {
+            let seq = u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0);
+            Ok((seq, decode_record(row.try_get(1)?, row, 2)?))
+        })
+        .collect()
 }
 
 pub(super) async fn delete_finished(
@@ -66,12 +67,7 @@ pub(super) async fn delete_finished(
     statuses: &[Status],
     finished_before: DateTime<Utc>,
 ) -> Result<BTreeMap<Status, u64>, StoreError> {
-    let finished: Vec<Status> = statuses
-        .iter()
-        .copied()
-        .filter(|status| status.is_finished())
-        .collect();
-    let names: Vec<&str> = finished.iter().map(|status| status.as_str()).collect();
+    let names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
     let rows = sqlx::query(backend.sql(
         "WITH deleted AS (
              DELETE FROM {jobs} WHERE status = ANY($1) AND finished_at < $2 RETURNING status)
@@ -81,8 +77,7 @@ pub(super) async fn delete_finished(
     .bind(finished_before)
     .fetch_all(&backend.inner.pool)
     .await?;
-    let mut counts: BTreeMap<Status, u64> =
-        finished.into_iter().map(|status| (status, 0)).collect();
+    let mut counts: BTreeMap<Status, u64> = BTreeMap::new();
     for row in rows {
         if let Ok(status) = row.try_get::<&str, _>(0)?.parse::<Status>() {
             counts.insert(
@@ -130,100 +125,4 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
         stats.queues.insert(row.try_get(0)?, queue);
     }
     Ok(stats)
-}
-
-pub(super) async fn cancel(
-    backend: &PostgresBackend,
-    uuid: Uuid,
-    kill: bool,
-) -> Result<CancelOutcome, StoreError> {
-    // The row lock holds off workers while the decision is made and written.
-    let mut tx = backend.inner.pool.begin().await?;
-    let row = sqlx::query(backend.sql("SELECT record FROM {jobs} WHERE uuid = $1 FOR UPDATE"))
-        .bind(uuid)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound(uuid))?;
-    let mut record = decode_record(uuid, &row, 0)?;
-    let status = record.status;
-    if status.is_finished() {
-        return Err(StoreError::AlreadyFinished { uuid, status });
-    }
-    if status == Status::Running && !kill {
-        sqlx::query(backend.sql("UPDATE {jobs} SET cancel_requested = TRUE WHERE uuid = $1"))
-            .bind(uuid)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Ok(CancelOutcome::Signalled(record));
-    }
-    mark_cancelled(&mut record, kill && status == Status::Running);
-    let now = Utc::now();
-    sqlx::query(backend.sql(
-        "UPDATE {jobs}
-         SET status = 'cancelled', record = $1, run_at = NULL, lease_id = NULL,
-             worker_id = NULL, lease_expires_at = NULL, updated_at = $2, finished_at = $2
-         WHERE uuid = $3",
-    ))
-    .bind(sqlx::types::Json(&record))
-    .bind(now)
-    .bind(uuid)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(CancelOutcome::Cancelled(record))
-}
-
-pub(super) async fn recover_expired(
-    backend: &PostgresBackend,
-    now: DateTime<Utc>,
-) -> Result<Recovered, StoreError> {
-    let mut tx = backend.inner.pool.begin().await?;
-    // Several processes recover at once: each takes the rows no other one has locked.
-    let rows = sqlx::query(backend.sql(
-        "SELECT uuid, lease_id, record FROM {jobs}
-         WHERE status = 'running' AND lease_expires_at < $1
-         ORDER BY lease_expires_at
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED",
-    ))
-    .bind(now)
-    .bind(RECOVERY_BATCH)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut recovered = Recovered::default();
-    for row in rows {
-        let uuid: Uuid = row.try_get(0)?;
-        let lease_id: Uuid = row.try_get(1)?;
-        let mut record = decode_record(uuid, &row, 2)?;
-        expire_lease(&mut record, now);
-        let finished = record.status.is_finished();
-        let written = sqlx::query(backend.sql(
-            "UPDATE {jobs}
-             SET status = $1, record = $2, run_at = $3, lease_id = NULL, worker_id = NULL,
-                 lease_expires_at = NULL, updated_at = $4, finished_at = $5
-             WHERE uuid = $6 AND lease_id = $7",
-        ))
-        .bind(record.status.as_str())
-        .bind(sqlx::types::Json(&record))
-        .bind((!finished).then_some(now))
-        .bind(now)
-        .bind(finished.then_some(now))
-        .bind(uuid)
-        .bind(lease_id)
-        .execute(&mut *tx)
-        .await?;
-        if written.rows_affected() == 1 {
-            if finished {
-                recovered.failed.push(uuid);
-            } else {
-                recovered.requeued.push(uuid);
-            }
-        }
-    }
-    tx.commit().await?;
-    if !recovered.requeued.is_empty() {
-        backend.wake("").await;
-    }
-    Ok(recovered)
 }

@@ -4,7 +4,7 @@
 //! Each job is one row of `zerog_jobs` in the backend's schema, holding the record as
 //! JSONB next to the columns the queue works on, as in SQLite. Workers reserve with
 //! `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other
-//! and never take the same job; [`Queue::reserve_many`] takes a whole batch in one
+//! and never take the same job; [`Store::reserve`] takes a whole batch in one
 //! statement. Every enqueue and release sends a `NOTIFY`, and idle workers `LISTEN`,
 //! so a job submitted in one process wakes the workers of every other one within
 //! milliseconds; if the listening connection is down, workers fall back to polling.
@@ -51,15 +51,19 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
 use uuid::Uuid;
 
-use super::beanstalkd::DeliveryStore;
 use super::{
-    CancelOutcome, JobPage, Lease, ListQuery, Queue, Recovered, Reservation, ReserveRequest,
-    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, is_plain_name, take_url_params,
+    Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, is_plain_name,
+    take_url_params,
 };
+use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
 
 /// Versioned schema migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("001_jobs.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("001_jobs.sql")),
+    (2, include_str!("002_revision.sql")),
+];
 
 /// The schema used when the URL names none.
 pub const DEFAULT_SCHEMA: &str = "public";
@@ -192,7 +196,7 @@ impl PostgresBackend {
     /// # Cancel safety
     ///
     /// Cancel safe within a transaction: a dropped statement leaves the transaction to
-    /// be rolled back by its owner. On a bare connection, as [`Queue::enqueue`].
+    /// be rolled back by its owner. On a bare connection, as [`Store::insert`].
     pub async fn enqueue_in(
         &self,
         conn: &mut PgConnection,
@@ -216,7 +220,7 @@ impl PostgresBackend {
         .bind(&record.job_type)
         .bind(&record.queue)
         .bind(record.status.as_str())
-        .bind(i32::try_from(cost).unwrap_or(i32::MAX))
+        .bind(stored_cost(cost))
         .bind(run_at)
         .bind(now)
         .bind(sqlx::types::Json(record))
@@ -231,11 +235,7 @@ impl PostgresBackend {
 
     /// Stores and queues `jobs` in one statement of one transaction, all or none, with
     /// one `NOTIFY` per queue.
-    async fn insert_batch(
-        &self,
-        jobs: &[(JobRecord, u32)],
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn insert_batch(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -244,50 +244,42 @@ impl PostgresBackend {
         let row = sqlx::query(self.sql(
             "WITH batch AS (
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
-                                      $5::int[], $6::jsonb[])
-                     AS b(uuid, job_type, queue, status, cost, record)),
+                                      $5::int[], $6::jsonb[], $7::timestamptz[])
+                     AS b(uuid, job_type, queue, status, cost, record, run_at)),
              inserted AS (
                  INSERT INTO {jobs}
                      (uuid, job_type, queue, status, cost, run_at, created_at, updated_at, record)
-                 SELECT uuid, job_type, queue, status, cost, $7, $8, $8, record FROM batch
+                 SELECT uuid, job_type, queue, status, cost, run_at, $8, $8, record FROM batch
                  ON CONFLICT (uuid) DO NOTHING
-                 RETURNING queue)
+                 RETURNING queue, run_at)
              SELECT (SELECT count(*) FROM inserted),
                     (SELECT count(*) FROM (SELECT pg_notify($9, queue)
-                                           FROM (SELECT DISTINCT queue FROM inserted) AS q
-                                           WHERE $7 <= $8) AS woken)",
+                                           FROM (SELECT DISTINCT queue FROM inserted
+                                                 WHERE run_at <= $8) AS q) AS woken)",
         ))
+        .bind(jobs.iter().map(|job| job.record.uuid).collect::<Vec<_>>())
         .bind(
             jobs.iter()
-                .map(|(record, _)| record.uuid)
+                .map(|job| job.record.job_type.as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(
             jobs.iter()
-                .map(|(record, _)| record.job_type.as_str())
+                .map(|job| job.record.queue.as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(
             jobs.iter()
-                .map(|(record, _)| record.queue.as_str())
+                .map(|job| job.record.status.as_str())
                 .collect::<Vec<_>>(),
         )
+        .bind(jobs.iter().map(|job| stored_cost(job.cost)).collect::<Vec<_>>())
         .bind(
             jobs.iter()
-                .map(|(record, _)| record.status.as_str())
+                .map(|job| sqlx::types::Json(job.record))
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            jobs.iter()
-                .map(|&(_, cost)| i32::try_from(cost).unwrap_or(i32::MAX))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            jobs.iter()
-                .map(|(record, _)| sqlx::types::Json(record))
-                .collect::<Vec<_>>(),
-        )
-        .bind(run_at)
+        .bind(jobs.iter().map(|job| job.run_at).collect::<Vec<_>>())
         .bind(now)
         .bind(&self.inner.channel)
         .fetch_one(&mut *tx)
@@ -300,10 +292,10 @@ impl PostgresBackend {
         // dropping the transaction) and name one.
         drop(tx);
         let mut seen = std::collections::HashSet::new();
-        if let Some((record, _)) = jobs.iter().find(|(record, _)| !seen.insert(record.uuid)) {
-            return Err(StoreError::Duplicate(record.uuid));
+        if let Some(job) = jobs.iter().find(|job| !seen.insert(job.record.uuid)) {
+            return Err(StoreError::Duplicate(job.record.uuid));
         }
-        let uuids: Vec<Uuid> = jobs.iter().map(|(record, _)| record.uuid).collect();
+        let uuids: Vec<Uuid> = jobs.iter().map(|job| job.record.uuid).collect();
         let taken: Option<Uuid> =
             sqlx::query_scalar(self.sql("SELECT uuid FROM {jobs} WHERE uuid = ANY($1) LIMIT 1"))
                 .bind(&uuids)
@@ -326,8 +318,14 @@ impl PostgresBackend {
 
     /// `sql` with `{jobs}` and `{workers}` replaced by the schema-qualified tables.
     fn sql(&self, sql: &'static str) -> AssertSqlSafe<String> {
+        self.sql_with(sql, "")
+    }
+
+    /// [`Self::sql`], with `{fence}` replaced by `fence`.
+    fn sql_with(&self, sql: &'static str, fence: &'static str) -> AssertSqlSafe<String> {
         AssertSqlSafe(
-            sql.replace("{jobs}", &self.inner.jobs)
+            sql.replace("{fence}", fence)
+                .replace("{jobs}", &self.inner.jobs)
                 .replace("{workers}", &self.inner.workers),
         )
     }
@@ -374,44 +372,6 @@ impl PostgresBackend {
         Ok(())
     }
 
-    /// Writes a run's record if `lease` is still the job's; `keep_lease` renews it,
-    /// otherwise the run ends and the job is queued again from `run_at` or finished.
-    async fn write_fenced(
-        &self,
-        lease: &Lease,
-        record: &JobRecord,
-        run_at: Option<DateTime<Utc>>,
-        keep_lease: bool,
-    ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let sql = if keep_lease {
-            "UPDATE {jobs} SET status = $1, record = $2, lease_expires_at = $3, updated_at = $4
-             WHERE uuid = $5 AND lease_id = $6"
-        } else {
-            "UPDATE {jobs} SET status = $1, record = $2, run_at = $7, lease_expires_at = NULL,
-                 updated_at = $4, lease_id = NULL, worker_id = NULL,
-                 finished_at = CASE WHEN $1 IN ('done', 'failed', 'cancelled') THEN $4 END
-             WHERE uuid = $5 AND lease_id = $6"
-        };
-        let written = sqlx::query(self.sql(sql))
-            .bind(record.status.as_str())
-            .bind(sqlx::types::Json(record))
-            .bind(now + lease.duration)
-            .bind(now)
-            .bind(lease.uuid)
-            .bind(lease.id)
-            .bind(run_at)
-            .execute(&self.inner.pool)
-            .await?;
-        if written.rows_affected() == 0 {
-            return Err(StoreError::LeaseLost(lease.uuid));
-        }
-        if !keep_lease && run_at.is_some_and(|at| at <= now) {
-            self.wake(&record.queue).await;
-        }
-        Ok(())
-    }
-
     /// Tells listening workers that a job of `queue` is due. Best effort: a lost
     /// notification costs one poll interval, not a job.
     async fn wake(&self, queue: &str) {
@@ -426,28 +386,185 @@ impl PostgresBackend {
     }
 }
 
+/// A cost as the `INTEGER` column stores it; costs beyond it are stored as the largest,
+/// which no worker has room for.
+fn stored_cost(cost: u32) -> i32 {
+    i32::try_from(cost).unwrap_or(i32::MAX)
+}
+
+/// Applies one fenced write on `conn`.
+async fn write_one(
+    backend: &PostgresBackend,
+    conn: &mut PgConnection,
+    write: &Write<'_>,
+    now: DateTime<Utc>,
+) -> Result<WriteOutcome, StoreError> {
+    let (lease, revision) = match write.fence {
+        Fence::Lease(id) => (Some(id), None),
+        Fence::Revision(revision) => (None, Some(revision)),
+    };
+    let fence = "uuid = $1 AND ($2::uuid IS NULL OR lease_id = $2)
+                 AND ($3::bigint IS NULL OR revision = $3)";
+    let written = match write.change {
+        Change::Progress(record, until) => {
+            sqlx::query(backend.sql_with(
+                "UPDATE {jobs} SET record = $4, lease_expires_at = $5, updated_at = $6,
+                     revision = revision + 1
+                 WHERE status = 'running' AND {fence}",
+                fence,
+            ))
+            .bind(write.uuid)
+            .bind(lease)
+            .bind(revision)
+            .bind(sqlx::types::Json(record))
+            .bind(until)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+        }
+        Change::Settle(transition) => {
+            let (run_at, finished_at) = match transition.next {
+                Next::RunAt(at) => (Some(at), None),
+                Next::Finished => (None, Some(now)),
+            };
+            sqlx::query(backend.sql_with(
+                "UPDATE {jobs} SET status = $4, record = $5, run_at = $6, finished_at = $7,
+                     lease_id = NULL, worker_id = NULL, lease_expires_at = NULL,
+                     updated_at = $8, revision = revision + 1
+                 WHERE {fence}",
+                fence,
+            ))
+            .bind(write.uuid)
+            .bind(lease)
+            .bind(revision)
+            .bind(transition.record.status.as_str())
+            .bind(sqlx::types::Json(&transition.record))
+            .bind(run_at)
+            .bind(finished_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+        }
+        Change::RequestCancel => {
+            sqlx::query(backend.sql_with(
+                "UPDATE {jobs} SET cancel_requested = TRUE, revision = revision + 1
+                 WHERE status = 'running' AND {fence}",
+                fence,
+            ))
+            .bind(write.uuid)
+            .bind(lease)
+            .bind(revision)
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    Ok(if written.rows_affected() == 1 {
+        WriteOutcome::Written
+    } else {
+        WriteOutcome::Refused
+    })
+}
+
 #[async_trait]
 impl Store for PostgresBackend {
-    async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
-        let row = sqlx::query(self.sql("SELECT record FROM {jobs} WHERE uuid = $1"))
+    async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
+        match jobs {
+            [] => Ok(()),
+            [job] => {
+                let mut conn = self.inner.pool.acquire().await?;
+                self.enqueue_in(&mut conn, job.record, job.cost, job.run_at)
+                    .await
+            }
+            jobs => self.insert_batch(jobs).await,
+        }
+    }
+
+    async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
+        reserve::reserve(self, request).await
+    }
+
+    async fn get(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {
+        let row = sqlx::query(self.sql("SELECT record, revision FROM {jobs} WHERE uuid = $1"))
             .bind(uuid)
             .fetch_optional(&self.inner.pool)
             .await?;
-        row.map(|row| admin::decode_record(uuid, &row, 0))
+        row.map(|row| admin::decode_stored(uuid, &row, 0))
             .transpose()
     }
 
-    async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, None, true).await
+    /// One statement for one write; one transaction for several.
+    async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let now = Utc::now();
+        let mut outcomes = Vec::with_capacity(writes.len());
+        if let [write] = writes {
+            let mut conn = self.inner.pool.acquire().await?;
+            outcomes.push(write_one(self, &mut conn, write, now).await?);
+        } else {
+            let mut tx = self.inner.pool.begin().await?;
+            for write in writes {
+                outcomes.push(write_one(self, &mut tx, write, now).await?);
+            }
+            tx.commit().await?;
+        }
+        let mut woken = std::collections::BTreeSet::new();
+        for (write, outcome) in writes.iter().zip(&outcomes) {
+            if let (Change::Settle(transition), WriteOutcome::Written) = (write.change, outcome)
+                && matches!(transition.next, Next::RunAt(at) if at <= now)
+                && woken.insert(transition.record.queue.as_str())
+            {
+                self.wake(&transition.record.queue).await;
+            }
+        }
+        Ok(outcomes)
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.pool.acquire().await?.ping().await?;
-        Ok(())
+    async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
+        let uuids: Vec<Uuid> = leases.iter().map(|lease| lease.uuid).collect();
+        let rows = sqlx::query(self.sql(
+            "SELECT uuid, lease_id, cancel_requested FROM {jobs} WHERE uuid = ANY($1)",
+        ))
+        .bind(&uuids)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        let mut current = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            let uuid: Uuid = row.try_get(0)?;
+            let lease: Option<Uuid> = row.try_get(1)?;
+            current.insert(uuid, (lease, row.try_get::<bool, _>(2)?));
+        }
+        Ok(leases
+            .iter()
+            .map(|lease| match current.get(&lease.uuid) {
+                Some((Some(id), true)) if *id == lease.id => RunSignal::Cancel,
+                Some((Some(id), false)) if *id == lease.id => RunSignal::Continue,
+                _ => RunSignal::LeaseLost,
+            })
+            .collect())
     }
 
-    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
-        admin::list(self, query).await
+    async fn expired(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        let rows = sqlx::query(self.sql(
+            "SELECT record, revision, uuid FROM {jobs}
+             WHERE status = 'running' AND lease_expires_at < $1
+             ORDER BY lease_expires_at
+             LIMIT $2",
+        ))
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.inner.pool)
+        .await?;
+        rows.iter()
+            .map(|row| admin::decode_stored(row.try_get(2)?, row, 0))
+            .collect()
+    }
+
+    async fn list(
+        &self,
+        query: &ListQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+        admin::list(self, query, after, limit).await
     }
 
     async fn delete_finished(
@@ -462,24 +579,13 @@ impl Store for PostgresBackend {
         admin::stats(self).await
     }
 
-    async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
-        admin::cancel(self, uuid, kill).await
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.pool.acquire().await?.ping().await?;
+        Ok(())
     }
 
-    async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
-        let row = sqlx::query(
-            self.sql("SELECT cancel_requested FROM {jobs} WHERE uuid = $1 AND lease_id = $2"),
-        )
-        .bind(lease.uuid)
-        .bind(lease.id)
-        .fetch_optional(&self.inner.pool)
-        .await?
-        .ok_or(StoreError::LeaseLost(lease.uuid))?;
-        Ok(if row.get::<bool, _>(0) {
-            RunSignal::Cancel
-        } else {
-            RunSignal::Continue
-        })
+    async fn wait_for_jobs(&self, timeout: Duration) {
+        self.inner.wakeups.wait(timeout).await;
     }
 
     async fn heartbeat_worker(
@@ -500,73 +606,5 @@ impl Store for PostgresBackend {
 
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         workers::remove(self, id).await
-    }
-}
-
-#[async_trait]
-impl Queue for PostgresBackend {
-    async fn enqueue(
-        &self,
-        record: &JobRecord,
-        cost: u32,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.inner.pool.acquire().await?;
-        self.enqueue_in(&mut conn, record, cost, run_at).await
-    }
-
-    async fn enqueue_many(
-        &self,
-        jobs: &[(JobRecord, u32)],
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.insert_batch(jobs, run_at).await
-    }
-
-    async fn reserve(
-        &self,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        Ok(reserve::reserve(self, request, 1, None).await?.pop())
-    }
-
-    async fn reserve_many(
-        &self,
-        request: &ReserveRequest<'_>,
-        max_jobs: usize,
-    ) -> Result<Vec<Reservation>, StoreError> {
-        reserve::reserve(self, request, max_jobs, None).await
-    }
-
-    async fn wait_for_jobs(&self, timeout: Duration) {
-        self.inner.wakeups.wait(timeout).await;
-    }
-
-    async fn ack(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, None, false).await
-    }
-
-    async fn release_after(
-        &self,
-        lease: &Lease,
-        record: &JobRecord,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, Some(run_at), false).await
-    }
-
-    async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
-        admin::recover_expired(self, now).await
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for PostgresBackend {
-    async fn reserve_job(
-        &self,
-        uuid: Uuid,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        Ok(reserve::reserve(self, request, 1, Some(uuid)).await?.pop())
     }
 }

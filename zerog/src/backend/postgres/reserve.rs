@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PostgresBackend, admin::decode_record};
-use crate::backend::{Lease, Reservation, ReserveRequest, StoreError};
+use crate::backend::{Lease, Reservation, ReserveRequest, StoreError, cost_from_stored};
 use crate::record::timestamp;
 
 /// The end of both reserve statements: lease the `picked` jobs and return them.
@@ -16,7 +16,7 @@ macro_rules! lease_picked {
         "
 UPDATE {jobs} j
 SET status = 'running', lease_id = gen_random_uuid(), worker_id = $9, lease_expires_at = $8,
-    run_at = NULL, updated_at = $1,
+    run_at = NULL, updated_at = $1, revision = j.revision + 1,
     record = j.record || jsonb_build_object('status', 'running', 'startedAt', $10::text,
                                             'updatedAt', $10::text, 'runAfter', NULL)
 FROM picked
@@ -90,13 +90,16 @@ picked AS (
     lease_picked!()
 );
 
-/// Takes up to `max_jobs` jobs for `request`, or only the job `only` if given.
+/// Takes up to `request.max_jobs` jobs for `request`, or only the job `request.only`.
 pub(super) async fn reserve(
     backend: &PostgresBackend,
     request: &ReserveRequest<'_>,
-    max_jobs: usize,
-    only: Option<Uuid>,
 ) -> Result<Vec<Reservation>, StoreError> {
+    let max_jobs = if request.only.is_some() {
+        request.max_jobs.min(1)
+    } else {
+        request.max_jobs
+    };
     if max_jobs == 0 || request.max_cost == 0 {
         return Ok(Vec::new());
     }
@@ -128,7 +131,7 @@ pub(super) async fn reserve(
         .bind(now + request.lease)
         .bind(request.worker)
         .bind(timestamp(now))
-        .bind(only);
+        .bind(request.only);
     let rows = if limited.is_empty() {
         query.fetch_all(&backend.inner.pool).await?
     } else {
@@ -176,7 +179,7 @@ fn reservation(
                 worker: request.worker.to_owned(),
                 duration: request.lease,
             },
-            cost: u32::try_from(cost).unwrap_or(0),
+            cost: cost_from_stored(i64::from(cost)),
         },
     ))
 }

@@ -1,29 +1,25 @@
-//! Listing, retention, statistics, cancel, lease recovery and the worker directory on
-//! Redis.
+//! Listing, retention, statistics, expired leases and the worker directory on Redis.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ::redis::AsyncCommands;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::{Loaded, RedisBackend, decode, millis, parse_uuid, redis_error};
-use crate::backend::{
-    CancelOutcome, JobPage, ListQuery, QueueStats, Recovered, Stats, StoreError, WorkerCommand,
-    WorkerInfo, expire_lease, mark_cancelled,
-};
-use crate::record::Status;
-
-/// How many expired leases one recovery pass takes back at most.
-const RECOVERY_BATCH: isize = 100;
+use crate::backend::{ListQuery, QueueStats, Stats, StoreError, Stored, WorkerCommand, WorkerInfo};
+use crate::record::{JobRecord, Status};
 
 /// How many jobs one retention script deletes at most, so that Redis, which runs a
 /// script alone, is never held for long.
 const DELETE_BATCH: u64 = 1000;
 
-pub(super) async fn list(backend: &RedisBackend, query: &ListQuery) -> Result<JobPage, StoreError> {
-    let after = query.after_seq()?;
+pub(super) async fn list(
+    backend: &RedisBackend,
+    query: &ListQuery,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<(u64, JobRecord)>, StoreError> {
     let prefix = &backend.prefix;
     let (index, field, value) = match (query.status, query.job_type.as_deref()) {
         (Some(status), job_type) => (
@@ -43,24 +39,18 @@ pub(super) async fn list(backend: &RedisBackend, query: &ListQuery) -> Result<Jo
         .arg(field)
         .arg(value)
         .arg(after.map(|seq| seq.to_string()).unwrap_or_default())
-        .arg(u64::from(query.limit) + 1)
+        .arg(limit)
         .invoke_async(&mut backend.conn.clone())
         .await
         .map_err(redis_error)?;
-    let groups: Vec<&[String]> = reply.chunks_exact(7).collect();
-    let more = groups.len() > query.limit as usize;
-    let mut jobs = Vec::with_capacity(groups.len());
-    let mut last_seq = None;
-    for group in groups.into_iter().take(query.limit as usize) {
-        let uuid = parse_uuid(&group[1])?;
-        let loaded: Loaded = std::array::from_fn(|i| group[2 + i].clone());
-        jobs.push(decode(uuid, &loaded)?);
-        last_seq = Some(group[0].clone());
-    }
-    Ok(JobPage {
-        jobs,
-        next: more.then_some(last_seq).flatten(),
-    })
+    reply
+        .chunks_exact(7)
+        .map(|group| {
+            let uuid = parse_uuid(&group[1])?;
+            let loaded: Loaded = std::array::from_fn(|i| group[2 + i].clone());
+            Ok((group[0].parse().unwrap_or(0), decode(uuid, &loaded)?))
+        })
+        .collect()
 }
 
 pub(super) async fn delete_finished(
@@ -68,12 +58,8 @@ pub(super) async fn delete_finished(
     statuses: &[Status],
     finished_before: DateTime<Utc>,
 ) -> Result<BTreeMap<Status, u64>, StoreError> {
-    let finished: Vec<Status> = statuses
-        .iter()
-        .copied()
-        .filter(|status| status.is_finished())
-        .collect();
-    let mut counts: BTreeMap<Status, u64> = finished.iter().map(|&status| (status, 0)).collect();
+    let finished = statuses;
+    let mut counts: BTreeMap<Status, u64> = BTreeMap::new();
     if finished.is_empty() {
         return Ok(counts);
     }
@@ -84,7 +70,7 @@ pub(super) async fn delete_finished(
             .arg("delete")
             .arg(millis(finished_before))
             .arg(DELETE_BATCH);
-        for status in &finished {
+        for status in finished {
             invocation.arg(status.as_str());
         }
         let deleted: Vec<u64> = invocation
@@ -142,54 +128,11 @@ pub(super) async fn stats(backend: &RedisBackend) -> Result<Stats, StoreError> {
     Ok(stats)
 }
 
-pub(super) async fn cancel(
-    backend: &RedisBackend,
-    uuid: Uuid,
-    kill: bool,
-) -> Result<CancelOutcome, StoreError> {
-    // Read, decide, then write only if the job is unchanged; a worker moving it in
-    // between makes the write miss, and the loop decides again.
-    loop {
-        let (mut record, lease) = backend
-            .load(uuid)
-            .await?
-            .ok_or(StoreError::NotFound(uuid))?;
-        let status = record.status;
-        if status.is_finished() {
-            return Err(StoreError::AlreadyFinished { uuid, status });
-        }
-        let now = Utc::now();
-        if status == Status::Running && !kill {
-            if backend
-                .transition(uuid, status.as_str(), &lease, "signal", None, None, now)
-                .await?
-            {
-                return Ok(CancelOutcome::Signalled(record));
-            }
-            continue;
-        }
-        mark_cancelled(&mut record, kill && status == Status::Running);
-        if backend
-            .transition(
-                uuid,
-                status.as_str(),
-                &lease,
-                "settle",
-                Some(&record),
-                None,
-                now,
-            )
-            .await?
-        {
-            return Ok(CancelOutcome::Cancelled(record));
-        }
-    }
-}
-
-pub(super) async fn recover_expired(
+pub(super) async fn expired(
     backend: &RedisBackend,
     now: DateTime<Utc>,
-) -> Result<Recovered, StoreError> {
+    limit: usize,
+) -> Result<Vec<Stored>, StoreError> {
     let expired: Vec<String> = backend
         .conn
         .clone()
@@ -198,44 +141,19 @@ pub(super) async fn recover_expired(
             "-inf",
             format!("({}", millis(now)),
             0,
-            RECOVERY_BATCH,
+            isize::try_from(limit).unwrap_or(isize::MAX),
         )
         .await
         .map_err(redis_error)?;
-    let mut recovered = Recovered::default();
+    let mut found = Vec::with_capacity(expired.len());
     for uuid in expired {
-        let uuid = parse_uuid(&uuid)?;
-        let Some((mut record, lease)) = backend.load(uuid).await? else {
-            continue;
-        };
-        if record.status != Status::Running {
-            continue;
-        }
-        expire_lease(&mut record, now);
-        let finished = record.status.is_finished();
-        // Fenced on the expired lease: if its worker wrote in the meantime, or another
-        // process recovered it first, this misses and the job is left alone.
-        let run_at = (!finished).then_some(now);
-        if backend
-            .transition(
-                uuid,
-                "running",
-                &lease,
-                "expire",
-                Some(&record),
-                run_at,
-                now,
-            )
-            .await?
+        if let Some(stored) = backend.load(parse_uuid(&uuid)?).await?
+            && stored.record.status == Status::Running
         {
-            if finished {
-                recovered.failed.push(uuid);
-            } else {
-                recovered.requeued.push(uuid);
-            }
+            found.push(stored);
         }
     }
-    Ok(recovered)
+    Ok(found)
 }
 
 pub(super) async fn heartbeat(

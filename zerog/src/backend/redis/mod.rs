@@ -5,7 +5,7 @@
 //! jobs sit in a sorted set of leases, scored by expiry; finished ones in a sorted set
 //! per status, scored by finish time, for retention. Sorted sets of all jobs, by status
 //! and by type, scored by insertion sequence, serve listing. Every change of a job
-//! (enqueue, reserve, a fenced write, cancel, recovery) is one script, which Redis runs
+//! (insert, reserve, a batch of fenced writes) is one script, which Redis runs
 //! alone, so the indexes never disagree.
 //!
 //! ```no_run
@@ -47,12 +47,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::beanstalkd::DeliveryStore;
 use super::{
-    CancelOutcome, JobPage, Lease, ListQuery, Queue, Recovered, Reservation, ReserveRequest,
-    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, due_millis, is_plain_name,
-    take_url_params,
+    Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, cost_from_stored,
+    due_millis, is_plain_name, take_url_params,
 };
+use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
 
 /// The key prefix used when the URL names none.
@@ -71,8 +71,7 @@ macro_rules! script {
 struct Scripts {
     enqueue: Script,
     reserve: Script,
-    fenced: Script,
-    transition: Script,
+    write: Script,
     admin: Script,
     workers: Script,
 }
@@ -147,8 +146,7 @@ impl RedisBackend {
             scripts: std::sync::Arc::new(Scripts {
                 enqueue: Script::new(script!("lua/enqueue.lua")),
                 reserve: Script::new(script!("lua/reserve.lua")),
-                fenced: Script::new(script!("lua/fenced.lua")),
-                transition: Script::new(script!("lua/transition.lua")),
+                write: Script::new(script!("lua/write.lua")),
                 admin: Script::new(script!("lua/admin.lua")),
                 workers: Script::new(script!("lua/workers.lua")),
             }),
@@ -194,27 +192,22 @@ impl RedisBackend {
     }
 
     /// Stores and queues `jobs`, all or none, in one script.
-    async fn insert(
-        &self,
-        jobs: &[(&JobRecord, u32)],
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn insert_jobs(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
         if jobs.is_empty() {
             return Ok(());
         }
         let mut invocation = self.scripts.enqueue.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(millis(Utc::now()))
-            .arg(due_millis(run_at));
-        for (record, cost) in jobs {
+        invocation.arg(&self.prefix).arg(millis(Utc::now()));
+        for job in jobs {
+            let record = job.record;
             invocation
                 .arg(record.uuid.to_string())
                 .arg(to_json(record))
                 .arg(&record.job_type)
                 .arg(&record.queue)
                 .arg(record.status.as_str())
-                .arg(*cost);
+                .arg(job.cost)
+                .arg(due_millis(job.run_at));
         }
         let taken: String = invocation
             .invoke_async(&mut self.conn.clone())
@@ -227,19 +220,12 @@ impl RedisBackend {
         }
     }
 
-    /// The record of `uuid` with its status and lease, as one read.
-    async fn load(&self, uuid: Uuid) -> Result<Option<(JobRecord, String)>, StoreError> {
+    /// The record of `uuid` with its revision, as one read.
+    pub(super) async fn load(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {
         let mut conn = self.conn.clone();
         let fields: Vec<Option<String>> = ::redis::cmd("HMGET")
             .arg(self.job_key(uuid))
-            .arg(&[
-                "record",
-                "status",
-                "ov",
-                "started_at",
-                "updated_at",
-                "lease",
-            ])
+            .arg(&["record", "status", "ov", "started_at", "updated_at", "rev"])
             .query_async(&mut conn)
             .await
             .map_err(redis_error)?;
@@ -248,86 +234,19 @@ impl RedisBackend {
         if loaded[0].is_empty() {
             return Ok(None);
         }
-        let lease = fields.next().unwrap_or_default();
-        Ok(Some((decode(uuid, &loaded)?, lease)))
-    }
-
-    /// Runs the fenced-write script: the run holding `lease` writes `record`, and either
-    /// keeps running (`run_at` is `None` and the status running) or ends.
-    async fn write_fenced(
-        &self,
-        lease: &Lease,
-        record: &JobRecord,
-        mode: &str,
-        run_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let written: i64 = self
-            .scripts
-            .fenced
-            .arg(&self.prefix)
-            .arg(lease.uuid.to_string())
-            .arg(lease.id.to_string())
-            .arg(mode)
-            .arg(to_json(record))
-            .arg(record.status.as_str())
-            .arg(
-                run_at
-                    .map(|at| due_millis(at).to_string())
-                    .unwrap_or_default(),
-            )
-            .arg(millis(now + lease.duration))
-            .arg(millis(now))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(redis_error)?;
-        if written == 0 {
-            return Err(StoreError::LeaseLost(lease.uuid));
-        }
-        Ok(())
-    }
-
-    /// Applies a decision made on a record read before, if the job's status and lease
-    /// are still `status` and `lease`; whether it was applied.
-    #[allow(clippy::too_many_arguments)]
-    async fn transition(
-        &self,
-        uuid: Uuid,
-        status: &str,
-        lease: &str,
-        mode: &str,
-        record: Option<&JobRecord>,
-        run_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let applied: i64 = self
-            .scripts
-            .transition
-            .arg(&self.prefix)
-            .arg(uuid.to_string())
-            .arg(status)
-            .arg(lease)
-            .arg(mode)
-            .arg(record.map_or("", |record| record.status.as_str()))
-            .arg(record.map(to_json).unwrap_or_default())
-            .arg(
-                run_at
-                    .map(|at| due_millis(at).to_string())
-                    .unwrap_or_default(),
-            )
-            .arg(millis(now))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(redis_error)?;
-        Ok(applied == 1)
+        let revision = fields.next().unwrap_or_default().parse().unwrap_or(0);
+        Ok(Some(Stored {
+            record: decode(uuid, &loaded)?,
+            revision,
+        }))
     }
 
     async fn reserve_batch(
         &self,
         request: &ReserveRequest<'_>,
-        max_jobs: usize,
-        only: Option<Uuid>,
     ) -> Result<Vec<Reservation>, StoreError> {
+        let max_jobs = request.max_jobs;
+        let only = request.only;
         if max_jobs == 0 || request.max_cost == 0 {
             return Ok(Vec::new());
         }
@@ -366,7 +285,7 @@ impl RedisBackend {
                         worker: request.worker.to_owned(),
                         duration: request.lease,
                     },
-                    cost: job[1].parse().unwrap_or(0),
+                    cost: cost_from_stored(job[1].parse().unwrap_or(i64::MAX)),
                 })
             })
             .collect()
@@ -412,24 +331,109 @@ fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
 
 #[async_trait]
 impl Store for RedisBackend {
-    async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
-        Ok(self.load(uuid).await?.map(|(record, _)| record))
+    async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
+        self.insert_jobs(jobs).await
     }
 
-    async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, "progress", None).await
+    async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
+        self.reserve_batch(request).await
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = ::redis::cmd("PING")
+    async fn get(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {
+        self.load(uuid).await
+    }
+
+    /// One script for the whole batch.
+    async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.scripts.write.prepare_invoke();
+        invocation.arg(&self.prefix).arg(millis(Utc::now()));
+        for write in writes {
+            let (fence, value) = match write.fence {
+                Fence::Lease(id) => ("lease", id.to_string()),
+                Fence::Revision(revision) => ("rev", revision.to_string()),
+            };
+            invocation.arg(write.uuid.to_string()).arg(fence).arg(value);
+            match write.change {
+                Change::Progress(record, until) => invocation
+                    .arg("progress")
+                    .arg(to_json(record))
+                    .arg(record.status.as_str())
+                    .arg("")
+                    .arg(millis(until)),
+                Change::Settle(transition) => {
+                    let run_at = match transition.next {
+                        Next::RunAt(at) => due_millis(at).to_string(),
+                        Next::Finished => String::new(),
+                    };
+                    invocation
+                        .arg("settle")
+                        .arg(to_json(&transition.record))
+                        .arg(transition.record.status.as_str())
+                        .arg(run_at)
+                        .arg("")
+                }
+                Change::RequestCancel => invocation.arg("cancel").arg("").arg("").arg("").arg(""),
+            };
+        }
+        let written: Vec<i64> = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(written
+            .into_iter()
+            .map(|written| {
+                if written == 1 {
+                    WriteOutcome::Written
+                } else {
+                    WriteOutcome::Refused
+                }
+            })
+            .collect())
+    }
+
+    async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for lease in leases {
+            pipe.cmd("HMGET")
+                .arg(self.job_key(lease.uuid))
+                .arg(&["lease", "cancel"]);
+        }
+        let replies: Vec<(Option<String>, Option<String>)> = pipe
             .query_async(&mut self.conn.clone())
             .await
             .map_err(redis_error)?;
-        Ok(())
+        Ok(leases
+            .iter()
+            .zip(replies)
+            .map(|(lease, (current, cancel))| {
+                if current.as_deref() != Some(lease.id.to_string().as_str()) {
+                    RunSignal::LeaseLost
+                } else if cancel.as_deref() == Some("1") {
+                    RunSignal::Cancel
+                } else {
+                    RunSignal::Continue
+                }
+            })
+            .collect())
     }
 
-    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
-        admin::list(self, query).await
+    async fn expired(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        admin::expired(self, now, limit).await
+    }
+
+    async fn list(
+        &self,
+        query: &ListQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+        admin::list(self, query, after, limit).await
     }
 
     async fn delete_finished(
@@ -444,25 +448,16 @@ impl Store for RedisBackend {
         admin::stats(self).await
     }
 
-    async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
-        admin::cancel(self, uuid, kill).await
-    }
-
-    async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
-        let (current, cancel): (Option<String>, Option<String>) = ::redis::cmd("HMGET")
-            .arg(self.job_key(lease.uuid))
-            .arg(&["lease", "cancel"])
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = ::redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await
             .map_err(redis_error)?;
-        if current.as_deref() != Some(lease.id.to_string().as_str()) {
-            return Err(StoreError::LeaseLost(lease.uuid));
-        }
-        Ok(if cancel.as_deref() == Some("1") {
-            RunSignal::Cancel
-        } else {
-            RunSignal::Continue
-        })
+        Ok(())
+    }
+
+    async fn wait_for_jobs(&self, timeout: Duration) {
+        self.wakeups.wait(timeout).await;
     }
 
     async fn heartbeat_worker(
@@ -483,74 +478,5 @@ impl Store for RedisBackend {
 
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         admin::remove_worker(self, id).await
-    }
-}
-
-#[async_trait]
-impl Queue for RedisBackend {
-    async fn enqueue(
-        &self,
-        record: &JobRecord,
-        cost: u32,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.insert(&[(record, cost)], run_at).await
-    }
-
-    async fn enqueue_many(
-        &self,
-        jobs: &[(JobRecord, u32)],
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let jobs: Vec<(&JobRecord, u32)> =
-            jobs.iter().map(|(record, cost)| (record, *cost)).collect();
-        self.insert(&jobs, run_at).await
-    }
-
-    async fn reserve(
-        &self,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        Ok(self.reserve_batch(request, 1, None).await?.pop())
-    }
-
-    async fn reserve_many(
-        &self,
-        request: &ReserveRequest<'_>,
-        max_jobs: usize,
-    ) -> Result<Vec<Reservation>, StoreError> {
-        self.reserve_batch(request, max_jobs, None).await
-    }
-
-    async fn wait_for_jobs(&self, timeout: Duration) {
-        self.wakeups.wait(timeout).await;
-    }
-
-    async fn ack(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, "end", None).await
-    }
-
-    async fn release_after(
-        &self,
-        lease: &Lease,
-        record: &JobRecord,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, "end", Some(run_at)).await
-    }
-
-    async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
-        admin::recover_expired(self, now).await
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for RedisBackend {
-    async fn reserve_job(
-        &self,
-        uuid: Uuid,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        Ok(self.reserve_batch(request, 1, Some(uuid)).await?.pop())
     }
 }

@@ -4,8 +4,8 @@
 //! that the queue needs (status, due time, cost, lease). An enqueue is one `INSERT`, and
 //! every state change is one `UPDATE`, so the record and the queue entry always change
 //! together. Several processes may share the file: the database runs in WAL mode, every
-//! write is a single statement, and reservation is an `UPDATE ... RETURNING` that
-//! SQLite serializes.
+//! write is a single statement or one transaction, and reservation is an
+//! `UPDATE ... RETURNING` that SQLite serializes.
 
 mod admin;
 mod workers;
@@ -22,17 +22,19 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Executor, Row};
 use uuid::Uuid;
 
-use super::beanstalkd::DeliveryStore;
 use super::{
-    CancelOutcome, JobPage, Lease, ListQuery, Queue, Recovered, Reservation, ReserveRequest,
-    RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, due_millis,
+    Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, cost_from_stored,
+    due_millis,
 };
+use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
 
 /// Versioned schema migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("001_jobs.sql")),
     (2, include_str!("002_control.sql")),
+    (3, include_str!("003_revision.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -154,41 +156,6 @@ impl SqliteBackend {
         }
         Ok(())
     }
-
-    async fn write_fenced(
-        &self,
-        lease: &Lease,
-        record: &JobRecord,
-        run_at: Option<DateTime<Utc>>,
-        keep_lease: bool,
-    ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let lease_expires_at = keep_lease.then(|| millis(now + lease.duration));
-        let sql = if keep_lease {
-            "UPDATE zerog_jobs SET status = ?1, record = ?2, run_at = ?3, lease_expires_at = ?4,
-                 updated_at = ?5
-             WHERE uuid = ?6 AND lease_id = ?7"
-        } else {
-            "UPDATE zerog_jobs SET status = ?1, record = ?2, run_at = ?3, lease_expires_at = ?4,
-                 updated_at = ?5, lease_id = NULL, worker_id = NULL,
-                 finished_at = CASE WHEN ?1 IN ('done', 'failed', 'cancelled') THEN ?5 END
-             WHERE uuid = ?6 AND lease_id = ?7"
-        };
-        let written = sqlx::query(sql)
-            .bind(record.status.as_str())
-            .bind(to_json(record))
-            .bind(run_at.map(due_millis))
-            .bind(lease_expires_at)
-            .bind(millis(now))
-            .bind(lease.uuid.to_string())
-            .bind(lease.id.to_string())
-            .execute(&self.pool)
-            .await?;
-        if written.rows_affected() == 0 {
-            return Err(StoreError::LeaseLost(lease.uuid));
-        }
-        Ok(())
-    }
 }
 
 async fn apply(
@@ -207,26 +174,120 @@ async fn apply(
 
 #[async_trait]
 impl Store for SqliteBackend {
-    async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
-        let row = sqlx::query("SELECT record FROM zerog_jobs WHERE uuid = ?")
-            .bind(uuid.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| parse_record(uuid, row.get::<&str, _>(0)))
-            .transpose()
-    }
-
-    async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, None, true).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.pool.acquire().await?.ping().await?;
+    /// One statement for one job; one transaction for a batch: one commit (one WAL
+    /// sync) instead of one per job, and all or nothing.
+    async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
+        let now = millis(Utc::now());
+        if let [job] = jobs {
+            return insert_job(&self.pool, job, now).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        for job in jobs {
+            // On an error the transaction is dropped, which rolls the batch back.
+            insert_job(&mut *tx, job, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
-        admin::list(&self.pool, query).await
+    async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
+        let mut taken: Vec<Reservation> = Vec::new();
+        let mut free = request.max_cost;
+        while taken.len() < request.max_jobs && free > 0 {
+            match self.reserve_one(request, free).await {
+                Ok(Some(reservation)) => {
+                    free = free.saturating_sub(reservation.cost);
+                    taken.push(reservation);
+                }
+                Ok(None) => break,
+                // Jobs already taken are the caller's now; the error can wait.
+                Err(_) if !taken.is_empty() => break,
+                Err(error) => return Err(error),
+            }
+            if request.only.is_some() {
+                break;
+            }
+        }
+        Ok(taken)
+    }
+
+    async fn get(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {
+        let row = sqlx::query("SELECT record, revision FROM zerog_jobs WHERE uuid = ?")
+            .bind(uuid.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| stored(uuid, &row, 0)).transpose()
+    }
+
+    /// One statement for one write; one transaction for several.
+    async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let now = Utc::now();
+        if let [write] = writes {
+            return Ok(vec![write_one(&self.pool, write, now).await?]);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            outcomes.push(write_one(&mut *tx, write, now).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
+        let uuids: Vec<String> = leases.iter().map(|lease| lease.uuid.to_string()).collect();
+        let rows = sqlx::query(
+            "SELECT uuid, lease_id, cancel_requested FROM zerog_jobs
+             WHERE uuid IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&uuids).expect("strings serialize"))
+        .fetch_all(&self.pool)
+        .await?;
+        let current: std::collections::HashMap<String, (Option<String>, bool)> = rows
+            .iter()
+            .map(|row| {
+                let cancel = row.get::<i64, _>(2) != 0;
+                (row.get::<String, _>(0), (row.get::<Option<String>, _>(1), cancel))
+            })
+            .collect();
+        Ok(leases
+            .iter()
+            .map(|lease| match current.get(&lease.uuid.to_string()) {
+                Some((Some(id), cancel)) if *id == lease.id.to_string() => {
+                    if *cancel {
+                        RunSignal::Cancel
+                    } else {
+                        RunSignal::Continue
+                    }
+                }
+                _ => RunSignal::LeaseLost,
+            })
+            .collect())
+    }
+
+    async fn expired(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT record, revision, uuid FROM zerog_jobs
+             WHERE status = 'running' AND lease_expires_at < ?1
+             ORDER BY lease_expires_at
+             LIMIT ?2",
+        )
+        .bind(millis(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| stored(admin::parse_uuid(row.get(2))?, row, 0))
+            .collect()
+    }
+
+    async fn list(
+        &self,
+        query: &ListQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+        admin::list(&self.pool, query, after, limit).await
     }
 
     async fn delete_finished(
@@ -241,12 +302,9 @@ impl Store for SqliteBackend {
         admin::stats(&self.pool).await
     }
 
-    async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
-        admin::cancel(&self.pool, uuid, kill).await
-    }
-
-    async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
-        admin::run_signal(&self.pool, lease).await
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.pool.acquire().await?.ping().await?;
+        Ok(())
     }
 
     async fn heartbeat_worker(
@@ -270,70 +328,20 @@ impl Store for SqliteBackend {
     }
 }
 
-#[async_trait]
-impl Queue for SqliteBackend {
-    async fn enqueue(
-        &self,
-        record: &JobRecord,
-        cost: u32,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        insert_job(&self.pool, record, cost, run_at, millis(Utc::now())).await
-    }
-
-    /// One transaction for the whole batch: one commit (one WAL sync) instead of one
-    /// per job, and all or nothing.
-    async fn enqueue_many(
-        &self,
-        jobs: &[(JobRecord, u32)],
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let now = millis(Utc::now());
-        let mut tx = self.pool.begin().await?;
-        for (record, cost) in jobs {
-            // On an error the transaction is dropped, which rolls the batch back.
-            insert_job(&mut *tx, record, *cost, run_at, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn reserve(
-        &self,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        self.reserve_one(request, None).await
-    }
-
-    async fn ack(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, None, false).await
-    }
-
-    async fn release_after(
-        &self,
-        lease: &Lease,
-        record: &JobRecord,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write_fenced(lease, record, Some(run_at), false).await
-    }
-
-    async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
-        admin::recover_expired(&self.pool, now).await
-    }
+/// The record in column `index` and the revision after it.
+fn stored(uuid: Uuid, row: &sqlx::sqlite::SqliteRow, index: usize) -> Result<Stored, StoreError> {
+    Ok(Stored {
+        record: parse_record(uuid, row.get::<&str, _>(index))?,
+        revision: row.get(index + 1),
+    })
 }
 
 /// Inserts a new, queued job; [`StoreError::Duplicate`] if its uuid is taken.
-async fn insert_job<'e, E>(
-    executor: E,
-    record: &JobRecord,
-    cost: u32,
-    run_at: DateTime<Utc>,
-    now: i64,
-) -> Result<(), StoreError>
+async fn insert_job<'e, E>(executor: E, job: &NewJob<'_>, now: i64) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
+    let record = job.record;
     let inserted = sqlx::query(
         "INSERT INTO zerog_jobs
              (uuid, job_type, queue, status, cost, run_at, created_at, updated_at, record)
@@ -344,8 +352,8 @@ where
     .bind(&record.job_type)
     .bind(&record.queue)
     .bind(record.status.as_str())
-    .bind(i64::from(cost))
-    .bind(due_millis(run_at))
+    .bind(i64::from(job.cost))
+    .bind(due_millis(job.run_at))
     .bind(now)
     .bind(to_json(record))
     .execute(executor)
@@ -356,23 +364,71 @@ where
     Ok(())
 }
 
-#[async_trait]
-impl DeliveryStore for SqliteBackend {
-    async fn reserve_job(
-        &self,
-        uuid: Uuid,
-        request: &ReserveRequest<'_>,
-    ) -> Result<Option<Reservation>, StoreError> {
-        self.reserve_one(request, Some(uuid)).await
-    }
+/// Applies one fenced write.
+async fn write_one<'e, E>(
+    executor: E,
+    write: &Write<'_>,
+    now: DateTime<Utc>,
+) -> Result<WriteOutcome, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let (fence_sql, fence_value) = match write.fence {
+        Fence::Lease(id) => ("lease_id = ?2", id.to_string()),
+        Fence::Revision(revision) => ("revision = CAST(?2 AS INTEGER)", revision.to_string()),
+    };
+    let query = match write.change {
+        Change::Progress(record, until) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE zerog_jobs SET record = ?3, lease_expires_at = ?4, updated_at = ?5,
+                 revision = revision + 1
+             WHERE uuid = ?1 AND status = 'running' AND {fence_sql}"
+        )))
+        .bind(write.uuid.to_string())
+        .bind(fence_value)
+        .bind(to_json(record))
+        .bind(millis(until))
+        .bind(millis(now)),
+        Change::Settle(transition) => {
+            let (run_at, finished_at) = match transition.next {
+                Next::RunAt(at) => (Some(due_millis(at)), None),
+                Next::Finished => (None, Some(millis(now))),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE zerog_jobs SET status = ?3, record = ?4, run_at = ?5, finished_at = ?6,
+                     lease_id = NULL, worker_id = NULL, lease_expires_at = NULL,
+                     updated_at = ?7, revision = revision + 1
+                 WHERE uuid = ?1 AND {fence_sql}"
+            )))
+            .bind(write.uuid.to_string())
+            .bind(fence_value)
+            .bind(transition.record.status.as_str())
+            .bind(to_json(&transition.record))
+            .bind(run_at)
+            .bind(finished_at)
+            .bind(millis(now))
+        }
+        Change::RequestCancel => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE zerog_jobs SET cancel_requested = 1, revision = revision + 1
+             WHERE uuid = ?1 AND status = 'running' AND {fence_sql}"
+        )))
+        .bind(write.uuid.to_string())
+        .bind(fence_value),
+    };
+    let written = query.execute(executor).await?;
+    Ok(if written.rows_affected() == 1 {
+        WriteOutcome::Written
+    } else {
+        WriteOutcome::Refused
+    })
 }
 
 impl SqliteBackend {
-    /// Takes the oldest due job that fits `request`, or only the job `only` if given.
+    /// Takes the oldest due job that fits `request` within `free` units, or only the
+    /// job `request.only` if given.
     async fn reserve_one(
         &self,
         request: &ReserveRequest<'_>,
-        only: Option<Uuid>,
+        free: u32,
     ) -> Result<Option<Reservation>, StoreError> {
         let now = Utc::now();
         let lease_id = Uuid::new_v4();
@@ -382,7 +438,7 @@ impl SqliteBackend {
         let row = sqlx::query(
             "UPDATE zerog_jobs
              SET status = 'running', lease_id = ?1, worker_id = ?2, lease_expires_at = ?3,
-                 run_at = NULL, updated_at = ?4,
+                 run_at = NULL, updated_at = ?4, revision = revision + 1,
                  record = json_set(record, '$.status', 'running', '$.startedAt', ?5,
                                    '$.updatedAt', ?5, '$.runAfter', NULL)
              WHERE seq = (
@@ -404,17 +460,15 @@ impl SqliteBackend {
         .bind(millis(now + request.lease))
         .bind(millis(now))
         .bind(started_at)
-        .bind(i64::from(request.max_cost))
+        .bind(i64::from(free))
         .bind(serde_json::to_string(request.queues).expect("strings serialize"))
         .bind(serde_json::to_string(request.job_types).expect("strings serialize"))
         .bind(serde_json::to_string(request.queue_limits).expect("a map of counts serializes"))
-        .bind(only.map(|uuid| uuid.to_string()))
+        .bind(request.only.map(|uuid| uuid.to_string()))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let uuid_text: &str = row.get(0);
-        let uuid = Uuid::parse_str(uuid_text).map_err(|error| StoreError::Backend(error.into()))?;
-        let cost: i64 = row.get(1);
+        let uuid = admin::parse_uuid(row.get(0))?;
         let record = parse_record(uuid, row.get::<&str, _>(2))?;
         debug_assert_eq!(record.status, Status::Running);
         Ok(Some(Reservation {
@@ -425,19 +479,29 @@ impl SqliteBackend {
                 worker: request.worker.to_owned(),
                 duration: request.lease,
             },
-            cost: u32::try_from(cost).unwrap_or(u32::MAX),
+            cost: cost_from_stored(row.get(1)),
         }))
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::tests::SPEC;
+    use crate::spec::tests::SPEC;
 
-    fn batch(len: usize) -> Vec<(JobRecord, u32)> {
+    fn batch(len: usize) -> Vec<JobRecord> {
         (0..len)
-            .map(|i| (JobRecord::new(&SPEC, serde_json::json!({ "i": i })), 1))
+            .map(|i| JobRecord::new(&SPEC, serde_json::json!({ "i": i })))
+            .collect()
+    }
+
+    fn new_jobs(records: &[JobRecord]) -> Vec<NewJob<'_>> {
+        records
+            .iter()
+            .map(|record| NewJob {
+                record,
+                cost: 1,
+                run_at: Utc::now(),
+            })
             .collect()
     }
 
@@ -445,11 +509,11 @@ mod tests {
     async fn enqueue_many_stores_every_job() {
         let backend = SqliteBackend::connect("sqlite::memory:").await.unwrap();
         let jobs = batch(3);
-        backend.enqueue_many(&jobs, Utc::now()).await.unwrap();
-        for (record, _) in &jobs {
+        backend.insert(&new_jobs(&jobs)).await.unwrap();
+        for record in &jobs {
             let stored = backend.get(record.uuid).await.unwrap().expect("stored");
-            assert_eq!(stored.status, Status::Queued);
-            assert_eq!(stored.params, record.params);
+            assert_eq!(stored.record.status, Status::Queued);
+            assert_eq!(stored.record.params, record.params);
         }
     }
 
@@ -457,14 +521,14 @@ mod tests {
     async fn enqueue_many_with_a_taken_uuid_stores_nothing() {
         let backend = SqliteBackend::connect("sqlite::memory:").await.unwrap();
         let mut jobs = batch(3);
-        backend.enqueue(&jobs[2].0, 1, Utc::now()).await.unwrap();
-        jobs[2].0.params = serde_json::json!({ "i": "again" });
-        let error = backend.enqueue_many(&jobs, Utc::now()).await.unwrap_err();
-        assert!(matches!(error, StoreError::Duplicate(uuid) if uuid == jobs[2].0.uuid));
-        for (record, _) in &jobs[..2] {
+        backend.insert(&new_jobs(&jobs[2..])).await.unwrap();
+        jobs[2].params = serde_json::json!({ "i": "again" });
+        let error = backend.insert(&new_jobs(&jobs)).await.unwrap_err();
+        assert!(matches!(error, StoreError::Duplicate(uuid) if uuid == jobs[2].uuid));
+        for record in &jobs[..2] {
             assert!(backend.get(record.uuid).await.unwrap().is_none());
         }
-        let kept = backend.get(jobs[2].0.uuid).await.unwrap().unwrap();
-        assert_eq!(kept.params, serde_json::json!({ "i": 2 }));
+        let kept = backend.get(jobs[2].uuid).await.unwrap().unwrap();
+        assert_eq!(kept.record.params, serde_json::json!({ "i": 2 }));
     }
 }

@@ -1,6 +1,7 @@
 -- Shared by every script. ARGV[1] is the key prefix; a job's keys are:
 --   P:job:<uuid>        hash: record (JSON), status, queue, type, cost, seq, run_at,
---                       lease, worker, lease_exp, cancel, finished, and the overlay
+--                       lease, worker, lease_exp, cancel, finished, rev (the revision,
+--                       advanced by every change), and the overlay
 --                       ov/started_at/updated_at that a reservation sets (see mod.rs)
 --   P:all, P:status:<s>, P:type:<t>   zsets of uuids by insertion sequence (listing)
 --   P:due:<queue>:<type>              zset of "<seq, 16 digits>:<uuid>" by due time (ms)

@@ -1,9 +1,9 @@
--- ARGV: prefix, now (ms), run_at (ms), then per job: uuid, record, job type, queue,
--- status, cost. All or nothing: returns '' when every job is in, or the uuid that is
+-- ARGV: prefix, now (ms), then per job: uuid, record, job type, queue, status, cost,
+-- run_at (ms). All or nothing: returns '' when every job is in, or the uuid that is
 -- taken (by a stored job, or twice in the batch), with nothing written.
-local now, run_at = tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = tonumber(ARGV[2])
 local seen = {}
-for i = 4, #ARGV, 6 do
+for i = 3, #ARGV, 7 do
     local uuid = ARGV[i]
     if seen[uuid] or redis.call('EXISTS', job_key(uuid)) == 1 then
         return uuid
@@ -11,13 +11,13 @@ for i = 4, #ARGV, 6 do
     seen[uuid] = true
 end
 local woken = {}
-for i = 4, #ARGV, 6 do
+for i = 3, #ARGV, 7 do
     local uuid, record, job_type, queue, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    local cost = tonumber(ARGV[i + 5])
+    local cost, run_at = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
     local key = job_key(uuid)
     local seq = redis.call('INCR', P .. ':seq')
     redis.call('HSET', key, 'record', record, 'status', status, 'queue', queue, 'type', job_type,
-        'cost', cost, 'seq', seq, 'cancel', '0')
+        'cost', cost, 'seq', seq, 'cancel', '0', 'rev', 0)
     redis.call('ZADD', P .. ':all', seq, uuid)
     redis.call('ZADD', P .. ':status:' .. status, seq, uuid)
     redis.call('ZADD', P .. ':type:' .. job_type, seq, uuid)

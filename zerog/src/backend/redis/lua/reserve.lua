@@ -69,6 +69,7 @@ for n = 1, max_jobs do
     local key = job_key(uuid)
     redis.call('HSET', key, 'lease', leases[n], 'worker', worker, 'lease_exp', lease_exp,
         'ov', '1', 'started_at', started, 'updated_at', started)
+    redis.call('HINCRBY', key, 'rev', 1)
     free = free - cost
     if running[queue] then
         running[queue] = running[queue] + 1

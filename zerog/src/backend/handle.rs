@@ -1,0 +1,394 @@
+//! [`Backend`]: the handle that the server, the workers and the pruner hold, and the
+//! loops written once above every [`Store`]: submit, cancel and kill, lease recovery,
+//! listing pages and retention counts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::url::connect_store;
+use super::{
+    CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, NewJob, Recovered, Reservation,
+    ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, Write,
+    WriteOutcome, beanstalkd, loops,
+};
+use crate::lifecycle::{self, Next};
+use crate::record::{JobRecord, Status};
+
+/// A store, as the server and workers use it. Cloning is cheap: clones share the store
+/// and wake each other's idle workers on a submit.
+#[derive(Clone)]
+pub struct Backend {
+    store: Arc<dyn Store>,
+    submitted: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend").finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// Connects to the store at `url`, which also serves as the queue.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] for an unknown scheme, or the connection's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped connect leaves at most an applied migration behind.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Ok(Self::new(connect_store(url).await?))
+    }
+
+    /// Connects to the store at `store_url` and the queue at `queue_url`; with no
+    /// queue URL, or the store's own URL, the store is the queue as in
+    /// [`Backend::connect`]. This is what `ZEROG_STORE` and `ZEROG_QUEUE` configure.
+    ///
+    /// The only queue apart from a store is `beanstalkd://HOST:PORT` (see
+    /// [`beanstalkd`]): it delivers the jobs whose records and leases the store keeps.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] for an unknown scheme, or for a queue URL that
+    /// names a second store; otherwise the connection's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped connect leaves at most an applied migration behind.
+    pub async fn connect_split(
+        store_url: &str,
+        queue_url: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let queue_url = queue_url.map(str::trim).filter(|url| !url.is_empty());
+        match queue_url {
+            None => Self::connect(store_url).await,
+            Some(queue_url) if queue_url == store_url => Self::connect(store_url).await,
+            Some(queue_url) if queue_url.starts_with("beanstalkd://") => {
+                let store = connect_store(store_url).await?;
+                let queue = beanstalkd::BeanstalkdQueue::connect(queue_url, store).await?;
+                Ok(Self::new(Arc::new(queue)))
+            }
+            Some(queue_url) => Err(StoreError::UnsupportedUrl(queue_url.to_owned())),
+        }
+    }
+
+    /// A handle on `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Backend {
+            store,
+            submitted: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store's primitives.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Stores and queues a new record to run from `run_at`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Duplicate`] if the uuid is taken.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::insert`].
+    pub async fn enqueue(
+        &self,
+        record: &JobRecord,
+        cost: u32,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let job = NewJob {
+            record,
+            cost,
+            run_at,
+        };
+        self.store.insert(&[job]).await?;
+        self.submitted.notify_waiters();
+        Ok(())
+    }
+
+    /// Stores and queues new records, each with its cost, to run from `run_at`, in one
+    /// write. See [`Store::insert`] for what a failure leaves behind.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::insert`].
+    pub async fn enqueue_many(
+        &self,
+        jobs: &[(JobRecord, u32)],
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<NewJob<'_>> = jobs
+            .iter()
+            .map(|(record, cost)| NewJob {
+                record,
+                cost: *cost,
+                run_at,
+            })
+            .collect();
+        self.store.insert(&jobs).await?;
+        self.submitted.notify_waiters();
+        Ok(())
+    }
+
+    /// Enqueues a new record to run now, and wakes this process's idle workers.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::insert`].
+    pub async fn submit(&self, record: &JobRecord, cost: u32) -> Result<(), StoreError> {
+        self.enqueue(record, cost, Utc::now()).await
+    }
+
+    /// Enqueues several new records, each with its cost, to run now, and wakes this
+    /// process's idle workers.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::insert`].
+    pub async fn submit_many(&self, jobs: &[(JobRecord, u32)]) -> Result<(), StoreError> {
+        self.enqueue_many(jobs, Utc::now()).await
+    }
+
+    /// Takes due jobs for a worker: see [`Store::reserve`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`Store::reserve`].
+    pub async fn reserve(
+        &self,
+        request: &ReserveRequest<'_>,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        self.store.reserve(request).await
+    }
+
+    /// The record of `uuid`, if there is one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn get(&self, uuid: Uuid) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self.store.get(uuid).await?.map(|stored| stored.record))
+    }
+
+    /// Writes a running job's record (progress, log) and renews its lease.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LeaseLost`] if `lease` is no longer the job's.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the write happens whole or not at all.
+    pub async fn save_progress(&self, lease: &Lease, record: &JobRecord) -> Result<(), StoreError> {
+        let until = Utc::now() + lease.duration;
+        self.write_run(lease, Change::Progress(record, until)).await
+    }
+
+    /// Ends a run with `transition` (done, requeue, retry, failure, cancel, release),
+    /// if `lease` is still the job's.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LeaseLost`] if `lease` is no longer the job's; nothing is written.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the write did not happen, the job stays leased and runs again
+    /// once the lease expires.
+    pub async fn settle_run(
+        &self,
+        lease: &Lease,
+        transition: &lifecycle::Transition,
+    ) -> Result<(), StoreError> {
+        self.write_run(lease, Change::Settle(transition)).await?;
+        if matches!(transition.next, Next::RunAt(at) if at <= Utc::now()) {
+            self.submitted.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn write_run(&self, lease: &Lease, change: Change<'_>) -> Result<(), StoreError> {
+        let write = Write {
+            uuid: lease.uuid,
+            fence: Fence::Lease(lease.id),
+            change,
+        };
+        match self.store.write(&[write]).await?.first() {
+            Some(WriteOutcome::Written) => Ok(()),
+            _ => Err(StoreError::LeaseLost(lease.uuid)),
+        }
+    }
+
+    /// Whether the run holding `lease` should go on.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn run_signal(&self, lease: &Lease) -> Result<RunSignal, StoreError> {
+        let signals = self.store.signals(std::slice::from_ref(lease)).await?;
+        Ok(signals.first().copied().unwrap_or(RunSignal::LeaseLost))
+    }
+
+    /// Cancels a queued or waiting job at once; asks a running job's worker to stop it
+    /// (the job becomes `cancelled` when `run` returns); with `kill`, ends a running
+    /// job now and takes its lease.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown job, [`StoreError::AlreadyFinished`] for
+    /// one that has ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: each attempt is one fenced write, whole or not at all.
+    pub async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
+        loops::cancel(&*self.store, uuid, kill).await
+    }
+
+    /// Takes back every running job whose lease expired before `now` (its worker died
+    /// or stalled), as [`lifecycle::lease_expired`] says: each counts an attempt and
+    /// runs again, or fails with "lease expired" when its attempts ran out.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: each job is taken back by one fenced write, so a dropped call
+    /// leaves the rest for the next.
+    pub async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
+        let recovered = loops::recover_expired(&*self.store, now).await?;
+        if !recovered.requeued.is_empty() {
+            self.submitted.notify_waiters();
+        }
+        Ok(recovered)
+    }
+
+    /// One page of jobs, newest first, and the cursor of the next.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::BadCursor`] for a cursor no listing handed out.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        let after = query.after_seq()?;
+        let limit = query.limit as usize;
+        let mut rows = self.store.list(query, after, limit + 1).await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|(seq, _)| seq.to_string())
+        } else {
+            None
+        };
+        Ok(JobPage {
+            jobs: rows.into_iter().map(|(_, record)| record).collect(),
+            next,
+        })
+    }
+
+    /// Deletes finished jobs with one of `statuses` that finished before
+    /// `finished_before`, and counts them for each finished status asked for, zeros
+    /// included. Unfinished statuses are ignored.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::delete_finished`].
+    pub async fn delete_finished(
+        &self,
+        statuses: &[Status],
+        finished_before: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, u64>, StoreError> {
+        let finished: Vec<Status> = statuses
+            .iter()
+            .copied()
+            .filter(|status| status.is_finished())
+            .collect();
+        let mut counts: BTreeMap<Status, u64> =
+            finished.iter().map(|&status| (status, 0)).collect();
+        if finished.is_empty() {
+            return Ok(counts);
+        }
+        for (status, deleted) in self.store.delete_finished(&finished, finished_before).await? {
+            *counts.entry(status).or_default() += deleted;
+        }
+        Ok(counts)
+    }
+
+    /// Counts for `/metrics`: see [`Store::stats`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        self.store.stats().await
+    }
+
+    /// A round trip to the store.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// The live workers: see [`Store::list_workers`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
+        self.store.list_workers().await
+    }
+
+    /// Leaves `command` for the live worker `id`: see [`Store::command_worker`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one write.
+    pub async fn command_worker(
+        &self,
+        id: &str,
+        command: WorkerCommand,
+    ) -> Result<bool, StoreError> {
+        self.store.command_worker(id, command).await
+    }
+
+    /// Completes when a job is submitted through this handle (or a clone of it).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn submitted(&self) {
+        self.submitted.notified().await;
+    }
+
+    /// Waits until a job is submitted through this handle, or the store reports that
+    /// jobs may be due (see [`Store::wait_for_jobs`]), or for `timeout`: what an idle
+    /// worker waits on between polls.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn wait_for_jobs(&self, timeout: Duration) {
+        tokio::select! {
+            () = self.submitted() => {}
+            () = self.store.wait_for_jobs(timeout) => {}
+        }
+    }
+}
