@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, ApiState, parse_uuid};
-use crate::backend::{CancelOutcome, StoreError, WorkerCommand};
+use crate::backend::{CancelOutcome, WorkerCommand};
 
 pub(super) fn routes(config: &mut web::ServiceConfig) {
     config
@@ -27,14 +27,7 @@ async fn cancel(
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let uuid = parse_uuid(&uuid)?;
-    let outcome = match state.backend.store().cancel(uuid, query.kill).await {
-        Ok(outcome) => outcome,
-        Err(StoreError::NotFound(uuid)) => return Err(ApiError::UnknownJob(uuid)),
-        Err(StoreError::AlreadyFinished { uuid, status }) => {
-            return Err(ApiError::AlreadyFinished { uuid, status });
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let outcome = state.backend.store().cancel(uuid, query.kill).await?;
     let (record, signalled) = match outcome {
         CancelOutcome::Cancelled(record) => (record, false),
         CancelOutcome::Signalled(record) => (record, true),
