@@ -8,20 +8,13 @@ use serde_json::json;
 use super::{ApiError, ApiState, parse_uuid};
 use crate::backend::{CancelOutcome, WorkerCommand};
 
-pub(super) fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/cancel/{uuid}", web::post().to(cancel))
-        .route("/workers", web::get().to(workers))
-        .route("/workers/{id}/drain", web::post().to(drain));
-}
-
 #[derive(Debug, Deserialize)]
-struct CancelQuery {
+pub(super) struct CancelQuery {
     #[serde(default)]
     kill: bool,
 }
 
-async fn cancel(
+pub(super) async fn cancel(
     uuid: web::Path<String>,
     query: web::Query<CancelQuery>,
     state: web::Data<ApiState>,
@@ -41,18 +34,18 @@ async fn cancel(
     })))
 }
 
-async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let workers = state.backend.store().list_workers().await?;
     Ok(HttpResponse::Ok().json(json!({ "workers": workers })))
 }
 
 #[derive(Debug, Deserialize)]
-struct DrainQuery {
+pub(super) struct DrainQuery {
     #[serde(default)]
     exit: bool,
 }
 
-async fn drain(
+pub(super) async fn drain(
     id: web::Path<String>,
     query: web::Query<DrainQuery>,
     state: web::Data<ApiState>,
