@@ -1,5 +1,6 @@
 //! `GET /`, `GET /schema/{jobType}` and the Spacewalk endpoint hierarchy, every answer
-//! and error row; and a client that walks the tree as a Spacewalk client would.
+//! and error row; a client that walks the tree as a Spacewalk client would; and the
+//! derive's reserved words held to the routes.
 
 #[path = "../examples/jobs/prime_sieve.rs"]
 mod prime_sieve;
@@ -324,6 +325,31 @@ async fn flat_routes_are_never_shadowed_and_answer_405_with_allow() {
         let answer = call(&app, request).await;
         answer.assert_error(405, "method_not_allowed");
         assert_eq!(answer.header("allow"), allow);
+    }
+}
+
+/// `#[derive(Job)]` refuses job types and branch segments spelled like a route word,
+/// from a list of its own (a proc-macro crate can export no data): that list must hold
+/// the first segment of every route the server has.
+#[test]
+fn the_derive_reserves_every_route_word() {
+    let reserved: Vec<&str> = include_str!("../zerog-derive/src/route_words.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+        .collect();
+    let words = zerog::http::route_words();
+    assert!(words.contains(&"progress") && words.contains(&"leaves"));
+    for word in words {
+        // Job types and branch segments are `[a-z][a-z0-9_-]*`, so a segment with any
+        // other character, such as `openapi.json`, can never collide with one.
+        let could_be_a_name = word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        assert!(
+            !could_be_a_name || reserved.contains(&word),
+            "the route word `{word}` is missing from zerog-derive/src/route_words.txt"
+        );
     }
 }
 

@@ -44,13 +44,6 @@ pub const JOB_KEYS: [Symbol; 11] = [
 pub const EXPONENTIAL: &str = "exponential";
 pub const FIXED: &str = "fixed";
 
-/// The first segments of the HTTP routes (SPEC §4). A job type or a branch path segment
-/// spelled like one of these would make a URL such as `/progress/...` ambiguous.
-pub const ROUTE_WORDS: [&str; 14] = [
-    "job", "jobs", "progress", "info", "data", "schema", "leaves", "branches", "events", "workers",
-    "cancel", "health", "metrics", "ui",
-];
-
 impl Symbol {
     pub fn as_str(self) -> &'static str {
         self.0

@@ -6,35 +6,21 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, ApiState, parse_uuid};
-use crate::backend::{CancelOutcome, StoreError, WorkerCommand};
-
-pub(super) fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/cancel/{uuid}", web::post().to(cancel))
-        .route("/workers", web::get().to(workers))
-        .route("/workers/{id}/drain", web::post().to(drain));
-}
+use crate::backend::{CancelOutcome, WorkerCommand};
 
 #[derive(Debug, Deserialize)]
-struct CancelQuery {
+pub(super) struct CancelQuery {
     #[serde(default)]
     kill: bool,
 }
 
-async fn cancel(
+pub(super) async fn cancel(
     uuid: web::Path<String>,
     query: web::Query<CancelQuery>,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
     let uuid = parse_uuid(&uuid)?;
-    let outcome = match state.backend.cancel(uuid, query.kill).await {
-        Ok(outcome) => outcome,
-        Err(StoreError::NotFound(uuid)) => return Err(ApiError::UnknownJob(uuid)),
-        Err(StoreError::AlreadyFinished { uuid, status }) => {
-            return Err(ApiError::AlreadyFinished { uuid, status });
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let outcome = state.backend.cancel(uuid, query.kill).await?;
     let (record, signalled) = match outcome {
         CancelOutcome::Cancelled(record) => (record, false),
         CancelOutcome::Signalled(record) => (record, true),
@@ -48,18 +34,18 @@ async fn cancel(
     })))
 }
 
-async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let workers = state.backend.list_workers().await?;
     Ok(HttpResponse::Ok().json(json!({ "workers": workers })))
 }
 
 #[derive(Debug, Deserialize)]
-struct DrainQuery {
+pub(super) struct DrainQuery {
     #[serde(default)]
     exit: bool,
 }
 
-async fn drain(
+pub(super) async fn drain(
     id: web::Path<String>,
     query: web::Query<DrainQuery>,
     state: web::Data<ApiState>,

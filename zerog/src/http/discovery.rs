@@ -1,13 +1,16 @@
 //! `GET /`: what the service offers, as the seed's Spacewalk add-on published it: the
 //! service's name and version, every job type with where to post it, what it does and
-//! an example body, and links to the monitoring endpoints.
+//! an example body, and links to the monitoring endpoints (those that the route table
+//! names, and the hierarchy's root).
+
+use std::borrow::Cow;
 
 use actix_web::{HttpResponse, web};
-use schemars::JsonSchema;
-use serde::Serialize;
-use serde_json::Value;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value, json};
 
-use super::ApiState;
+use super::{ApiState, routes};
 use crate::registry::JobType;
 use crate::validate::example_params;
 
@@ -58,49 +61,40 @@ pub(super) struct JobTypeEntry {
     example: Value,
 }
 
-/// Links to the monitoring endpoints.
-#[derive(Debug, Serialize, JsonSchema)]
-pub(super) struct Links {
-    /// This API as OpenAPI 3.1.
-    openapi: &'static str,
-    /// Jobs, newest first.
-    jobs: &'static str,
-    /// A job's status and completeness.
-    progress: &'static str,
-    /// A job's log and timestamps.
-    info: &'static str,
-    /// A finished job's output.
-    data: &'static str,
-    /// A job's progress as Server-Sent Events.
-    events: &'static str,
-    /// Cancel a job.
-    cancel: &'static str,
-    /// Live workers.
-    workers: &'static str,
-    /// The endpoint hierarchy's top branches.
-    branches: &'static str,
-    /// The job types at the hierarchy's root.
-    leaves: &'static str,
-    /// Liveness and a store round trip.
-    health: &'static str,
-    /// Prometheus metrics.
-    metrics: &'static str,
+/// Links to the monitoring endpoints: one per linked entry of the route table, and the
+/// hierarchy's root.
+#[derive(Debug)]
+pub(super) struct Links;
+
+impl Serialize for Links {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(routes::links().map(|(link, path)| (link.key, path)))
+    }
 }
 
-const LINKS: Links = Links {
-    openapi: "/openapi.json",
-    jobs: "/jobs",
-    progress: "/progress/{uuid}",
-    info: "/info/{uuid}",
-    data: "/data/{uuid}",
-    events: "/events/{uuid}",
-    cancel: "/cancel/{uuid}",
-    workers: "/workers",
-    branches: "/branches",
-    leaves: "/leaves",
-    health: "/health",
-    metrics: "/metrics",
-};
+impl JsonSchema for Links {
+    fn schema_name() -> Cow<'static, str> {
+        "Links".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for (link, _) in routes::links() {
+            properties.insert(
+                link.key.to_owned(),
+                json!({ "type": "string", "description": link.about }),
+            );
+            required.push(link.key);
+        }
+        json_schema!({
+            "description": "Links to the monitoring endpoints.",
+            "type": "object",
+            "properties": properties,
+            "required": required,
+        })
+    }
+}
 
 fn entry(job_type: &JobType) -> JobTypeEntry {
     let spec = job_type.spec();
@@ -130,6 +124,6 @@ pub(super) async fn discovery(state: web::Data<ApiState>) -> HttpResponse {
             version: state.service_version.to_string(),
         },
         job_types: state.registry.iter().map(entry).collect(),
-        links: LINKS,
+        links: Links,
     })
 }

@@ -15,7 +15,11 @@ use crate::record::Status;
 use crate::validate::Violation;
 
 /// A failed request.
+///
+/// A [`StoreError`] converts into the variant that says what it means to the client
+/// (see the `From` impl), so a handler passes the store's errors on with `?`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// The parameters break the job type's schema; one detail per violation.
     #[error("the parameters do not match the schema of job type `{job_type}`")]
@@ -136,7 +140,23 @@ pub enum ApiError {
     Unauthorized,
     /// The backend failed; the details go to the log, not to the client.
     #[error("the job store is unavailable; try again later")]
-    Backend(#[from] StoreError),
+    Backend(#[source] StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    /// The store's refusals that the request caused keep their meaning (404, 409,
+    /// 400), decided here once rather than in every handler; anything else is the
+    /// store failing (503).
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(uuid) => ApiError::UnknownJob(uuid),
+            StoreError::AlreadyFinished { uuid, status } => {
+                ApiError::AlreadyFinished { uuid, status }
+            }
+            StoreError::BadCursor(cursor) => ApiError::BadCursor(cursor),
+            error => ApiError::Backend(error),
+        }
+    }
 }
 
 impl ApiError {
@@ -246,5 +266,32 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_refusals_keep_their_meaning_and_failures_are_503() {
+        let uuid = Uuid::nil();
+        let status = |error: StoreError| ApiError::from(error).status_code();
+        assert_eq!(status(StoreError::NotFound(uuid)), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(StoreError::AlreadyFinished {
+                uuid,
+                status: Status::Done
+            }),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(StoreError::BadCursor("x".into())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(StoreError::Duplicate(uuid)),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

@@ -26,6 +26,12 @@ use super::monitor::{self, View};
 use super::{ApiError, ApiState, submit};
 use crate::registry::{JobType, Registry};
 
+/// The last segment of `/{path}/branches`, and of `/branches` at the root.
+pub(super) const BRANCHES: &str = "branches";
+
+/// The last segment of `/{path}/leaves`, and of `/leaves` at the root.
+pub(super) const LEAVES: &str = "leaves";
+
 /// A branch of the tree, as `/branches` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub(super) struct Branch {
@@ -179,8 +185,8 @@ fn resolve<'r>(registry: &'r Registry, path: &'r str) -> Result<Endpoint<'r>, Ap
         }
     };
     match last {
-        "branches" => return Ok(Endpoint::Branches(branch(head)?)),
-        "leaves" => return Ok(Endpoint::Leaves(branch(head)?)),
+        BRANCHES => return Ok(Endpoint::Branches(branch(head)?)),
+        LEAVES => return Ok(Endpoint::Leaves(branch(head)?)),
         "post-schema" | "job" if !head.is_empty() => {
             let (branch_path, leaf) = head.rsplit_once('/').unwrap_or(("", head));
             let branch_path = branch(branch_path)?;

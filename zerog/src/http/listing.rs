@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::monitor::ProgressView;
 use super::{ApiError, ApiState};
-use crate::backend::{ListQuery, StoreError};
+use crate::backend::ListQuery;
 use crate::duration;
 use crate::pruner::{FINISHED, cutoff};
 use crate::record::{Status, timestamp};
@@ -83,14 +83,7 @@ pub(super) async fn list(
             .map_or(Ok(DEFAULT_LIMIT), parse_limit)?,
         after: params.after.map(check_cursor).transpose()?,
     };
-    let page = state
-        .backend
-        .list(&query)
-        .await
-        .map_err(|error| match error {
-            StoreError::BadCursor(cursor) => ApiError::BadCursor(cursor),
-            error => error.into(),
-        })?;
+    let page = state.backend.list(&query).await?;
     Ok(HttpResponse::Ok().json(JobList {
         jobs: page.jobs.iter().map(ProgressView::of).collect(),
         next: page.next,

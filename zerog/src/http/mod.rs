@@ -16,6 +16,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every flat route is one entry of the table in `routes`: the app's resources, the
+//! `Allow` of a 405, the OpenAPI paths and discovery's links are all read from it.
+//!
 //! One module per group of endpoints: `submit` and `monitor` (a job's life), `listing`
 //! (`/jobs`), `events` (SSE), `control` (cancel, workers), `discovery` (`/`),
 //! `hierarchy` (the Spacewalk tree), `schema` and `openapi` (what the API accepts),
@@ -37,14 +40,15 @@ mod listing;
 mod metrics;
 mod monitor;
 mod openapi;
+mod routes;
 mod schema;
 mod submit;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{ResourceDef, Service as _, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::dev::{Service as _, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, ResponseError, web};
 use uuid::Uuid;
 
 use crate::backend::Backend;
@@ -145,22 +149,10 @@ pub fn app(
             web::QueryConfig::default()
                 .error_handler(|error, _| ApiError::BadQuery(error.to_string()).into()),
         )
-        .route("/", web::get().to(discovery::discovery))
-        .route("/openapi.json", web::get().to(openapi::openapi))
-        .route("/schema/{job_type}", web::get().to(schema::schema))
-        .route("/job/{job_type}", web::post().to(submit::submit))
-        .route("/progress/{uuid}", web::get().to(monitor::progress))
-        .route("/info/{uuid}", web::get().to(monitor::info))
-        .route("/data/{uuid}", web::get().to(monitor::data))
-        .route("/events/{uuid}", web::get().to(events::events))
-        .route("/jobs", web::get().to(listing::list))
-        .route("/jobs", web::delete().to(listing::delete))
-        .route("/health", web::get().to(health::health))
-        .route("/metrics", web::get().to(metrics::metrics))
-        .configure(control::routes)
+        .configure(routes::register)
         // The hierarchy's paths are dynamic, so they are resolved only once no flat
         // route matched: a flat route always wins.
-        .default_service(web::to(fallback))
+        .default_service(web::to(hierarchy::dispatch))
         .wrap_fn(move |request, service| {
             let refused = auth::refuse(token.as_ref(), &request);
             let response = match refused {
@@ -198,43 +190,12 @@ pub fn app(
         })
 }
 
-/// Every flat route and the methods it answers: a request to one of these paths with
-/// another method is answered 405 with an `Allow` header.
-const FLAT_ROUTES: &[(&str, &str)] = &[
-    ("/", "GET"),
-    ("/openapi.json", "GET"),
-    ("/schema/{job_type}", "GET"),
-    ("/job/{job_type}", "POST"),
-    ("/progress/{uuid}", "GET"),
-    ("/info/{uuid}", "GET"),
-    ("/data/{uuid}", "GET"),
-    ("/events/{uuid}", "GET"),
-    ("/jobs", "GET, DELETE"),
-    ("/health", "GET"),
-    ("/metrics", "GET"),
-    ("/cancel/{uuid}", "POST"),
-    ("/workers", "GET"),
-    ("/workers/{id}/drain", "POST"),
-];
-
-/// What no flat route took: a flat path with the wrong method (405), a path of the
-/// endpoint hierarchy, or nothing (404).
-async fn fallback(
-    request: HttpRequest,
-    body: web::Payload,
-    state: web::Data<ApiState>,
-) -> Result<HttpResponse, ApiError> {
-    let path = request.path();
-    let flat = FLAT_ROUTES
-        .iter()
-        .find(|(pattern, _)| ResourceDef::new(*pattern).is_match(path));
-    if let Some((_, allow)) = flat {
-        return Err(ApiError::MethodNotAllowed {
-            method: request.method().to_string(),
-            allow: (*allow).to_owned(),
-        });
-    }
-    hierarchy::dispatch(request, body, state).await
+/// The first segment of every route: `job`, `jobs`, `progress`, ..., and the
+/// hierarchy's `branches` and `leaves`. `#[derive(Job)]` refuses these words as job
+/// types and branch segments; a test holds its list to this one.
+#[doc(hidden)]
+pub fn route_words() -> Vec<&'static str> {
+    routes::route_words()
 }
 
 /// Parses the `{uuid}` of a path: the hyphenated form only, as the OpenAPI document's

@@ -29,12 +29,23 @@ use super::health::Health;
 use super::hierarchy::{self, Branch, Leaf};
 use super::listing::{AGE_PATTERN, CURSOR_PATTERN, DEFAULT_LIMIT, Deleted, JobList, MAX_LIMIT};
 use super::monitor::{DataView, ProgressView};
+use super::routes;
 use super::schema::SCHEMA_MEDIA_TYPE;
 use super::{ApiState, DEFAULT_EVENTS_POLL_INTERVAL};
 use crate::backend::WorkerInfo;
 use crate::record::{JobRecord, Status};
 use crate::registry::JobType;
 use crate::validate::example_params;
+
+/// How a route of the table is documented.
+#[derive(Clone, Copy)]
+pub(super) enum Operation {
+    /// One operation, on the route's path as written.
+    Single(fn(&mut Components, &ApiState) -> Value),
+    /// One operation per job type, on the path with `{jobType}` replaced by its name:
+    /// each job type has a request body of its own.
+    PerJobType(fn(&mut Components, &JobType, &ApiState) -> Value),
+}
 
 pub(super) async fn openapi(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(openapi_document(&state))
@@ -47,56 +58,25 @@ pub fn openapi_document(state: &ApiState) -> Value {
     let mut paths = Map::new();
     let secured = state.token.is_some();
 
-    paths.insert("/".into(), json!({ "get": discovery(&mut components) }));
-    paths.insert(
-        "/openapi.json".into(),
-        json!({ "get": openapi_operation() }),
-    );
-    paths.insert(
-        "/schema/{jobType}".into(),
-        json!({ "get": schema_operation(state) }),
-    );
-    for job_type in state.registry.iter() {
-        let path = format!("/job/{}", job_type.spec().job_type);
-        let operation = submit_operation(&mut components, job_type, "", state.max_depth);
-        paths.insert(path, json!({ "post": operation }));
+    for route in &routes::ROUTES {
+        let documented: Vec<(String, Value)> = match route.operation {
+            Operation::Single(build) => {
+                vec![(route.path.to_owned(), build(&mut components, state))]
+            }
+            Operation::PerJobType(build) => state
+                .registry
+                .iter()
+                .map(|job_type| {
+                    let path = route.path.replace("{jobType}", job_type.spec().job_type);
+                    (path, build(&mut components, job_type, state))
+                })
+                .collect(),
+        };
+        let method = route.method.as_str().to_ascii_lowercase();
+        for (path, operation) in documented {
+            paths.entry(path).or_insert_with(|| json!({}))[method.as_str()] = operation;
+        }
     }
-    for (word, summary) in [
-        ("progress", "A job's status and completeness"),
-        ("info", "A job's log, attempts and timestamps"),
-        ("data", "A finished job's output"),
-    ] {
-        let path = format!("/{word}/{{uuid}}");
-        paths.insert(
-            path,
-            json!({ "get": view_operation(&mut components, word, summary, "") }),
-        );
-    }
-    paths.insert(
-        "/events/{uuid}".into(),
-        json!({ "get": events_operation(&mut components) }),
-    );
-    paths.insert(
-        "/jobs".into(),
-        json!({ "get": list_operation(&mut components), "delete": delete_operation(&mut components) }),
-    );
-    paths.insert(
-        "/cancel/{uuid}".into(),
-        json!({ "post": cancel_operation() }),
-    );
-    paths.insert(
-        "/workers".into(),
-        json!({ "get": workers_operation(&mut components) }),
-    );
-    paths.insert(
-        "/workers/{id}/drain".into(),
-        json!({ "post": drain_operation() }),
-    );
-    paths.insert(
-        "/health".into(),
-        json!({ "get": health_operation(&mut components, secured) }),
-    );
-    paths.insert("/metrics".into(), json!({ "get": metrics_operation() }));
     hierarchy_paths(&mut paths, &mut components, state);
     if secured {
         require_token(&mut paths);
@@ -149,7 +129,7 @@ fn require_token(paths: &mut Map<String, Value>) {
 
 /// The `components.schemas` being gathered: the answers' types (from schemars) and the
 /// job types' parameter schemas.
-struct Components {
+pub(super) struct Components {
     generator: SchemaGenerator,
     params: Map<String, Value>,
 }
@@ -285,7 +265,7 @@ fn operation_id(prefix: &str, path: &str) -> String {
     }
 }
 
-fn discovery(components: &mut Components) -> Value {
+pub(super) fn discovery(components: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "discover",
         "tags": ["discovery"],
@@ -294,7 +274,7 @@ fn discovery(components: &mut Components) -> Value {
     })
 }
 
-fn openapi_operation() -> Value {
+pub(super) fn openapi_operation(_: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "openapi",
         "tags": ["discovery"],
@@ -303,7 +283,7 @@ fn openapi_operation() -> Value {
     })
 }
 
-fn schema_operation(state: &ApiState) -> Value {
+pub(super) fn schema_operation(_: &mut Components, state: &ApiState) -> Value {
     let names: Vec<&str> = state.registry.job_types();
     let mut name_schema = json!({ "type": "string" });
     if !names.is_empty() {
@@ -325,6 +305,15 @@ fn schema_operation(state: &ApiState) -> Value {
             "404": error("unknown_job_type"),
         },
     })
+}
+
+/// `POST /job/{jobType}` for `job_type`.
+pub(super) fn submit_flat_operation(
+    components: &mut Components,
+    job_type: &JobType,
+    state: &ApiState,
+) -> Value {
+    submit_operation(components, job_type, "", state.max_depth)
 }
 
 /// `POST /job/{jobType}`, or its hierarchy twin `POST /{leaf}/job` when `leaf` is given.
@@ -395,6 +384,31 @@ fn submit_operation(
     })
 }
 
+/// `GET /progress/{uuid}`.
+pub(super) fn progress_operation(components: &mut Components, _: &ApiState) -> Value {
+    view_operation(
+        components,
+        "progress",
+        "A job's status and completeness",
+        "",
+    )
+}
+
+/// `GET /info/{uuid}`.
+pub(super) fn info_operation(components: &mut Components, _: &ApiState) -> Value {
+    view_operation(
+        components,
+        "info",
+        "A job's log, attempts and timestamps",
+        "",
+    )
+}
+
+/// `GET /data/{uuid}`.
+pub(super) fn data_operation(components: &mut Components, _: &ApiState) -> Value {
+    view_operation(components, "data", "A finished job's output", "")
+}
+
 /// `GET /{word}/{uuid}`, or its alias under `branch`.
 fn view_operation(components: &mut Components, word: &str, summary: &str, branch: &str) -> Value {
     let body = match word {
@@ -426,7 +440,7 @@ fn view_operation(components: &mut Components, word: &str, summary: &str, branch
     })
 }
 
-fn events_operation(components: &mut Components) -> Value {
+pub(super) fn events_operation(components: &mut Components, _: &ApiState) -> Value {
     let event = components.of::<ProgressEvent>();
     json!({
         "operationId": "streamEvents",
@@ -456,7 +470,7 @@ fn status_schema() -> Value {
     json!({ "type": "string", "enum": Status::ALL.map(Status::as_str) })
 }
 
-fn list_operation(components: &mut Components) -> Value {
+pub(super) fn list_operation(components: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "listJobs",
         "tags": ["jobs"],
@@ -481,7 +495,7 @@ fn list_operation(components: &mut Components) -> Value {
     })
 }
 
-fn delete_operation(components: &mut Components) -> Value {
+pub(super) fn delete_operation(components: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "deleteJobs",
         "tags": ["operations"],
@@ -509,7 +523,7 @@ fn delete_operation(components: &mut Components) -> Value {
     })
 }
 
-fn cancel_operation() -> Value {
+pub(super) fn cancel_operation(_: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "cancelJob",
         "tags": ["jobs"],
@@ -542,7 +556,7 @@ fn cancel_operation() -> Value {
     })
 }
 
-fn workers_operation(components: &mut Components) -> Value {
+pub(super) fn workers_operation(components: &mut Components, _: &ApiState) -> Value {
     let worker = components.of::<WorkerInfo>();
     json!({
         "operationId": "listWorkers",
@@ -558,7 +572,7 @@ fn workers_operation(components: &mut Components) -> Value {
     })
 }
 
-fn drain_operation() -> Value {
+pub(super) fn drain_operation(_: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "drainWorker",
         "tags": ["operations"],
@@ -582,7 +596,8 @@ fn drain_operation() -> Value {
     })
 }
 
-fn health_operation(components: &mut Components, secured: bool) -> Value {
+pub(super) fn health_operation(components: &mut Components, state: &ApiState) -> Value {
+    let secured = state.token.is_some();
     let health = components.of::<Health>();
     let mut operation = json!({
         "operationId": "health",
@@ -599,7 +614,7 @@ fn health_operation(components: &mut Components, secured: bool) -> Value {
     operation
 }
 
-fn metrics_operation() -> Value {
+pub(super) fn metrics_operation(_: &mut Components, _: &ApiState) -> Value {
     json!({
         "operationId": "metrics",
         "tags": ["operations"],
@@ -636,11 +651,15 @@ fn hierarchy_paths(paths: &mut Map<String, Value>, components: &mut Components, 
         };
         for (word, list, summary) in [
             (
-                "branches",
+                hierarchy::BRANCHES,
                 &branch_list,
                 format!("The branches under {label}"),
             ),
-            ("leaves", &leaf_list, format!("The job types on {label}")),
+            (
+                hierarchy::LEAVES,
+                &leaf_list,
+                format!("The job types on {label}"),
+            ),
         ] {
             paths.insert(
                 format!("{prefix}/{word}"),
