@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 use zerog::backend::{
-    Backend, CancelOutcome, JobPage, Lease, ListQuery, RunSignal, SqliteBackend, Stats, Store,
-    StoreError, WorkerCommand, WorkerInfo,
+    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
+    StoreError, Stored, WorkerCommand, WorkerInfo, WriteOutcome,
 };
 use zerog::http::ApiState;
 use zerog::metrics::{RunOutcome, observe_run};
@@ -47,16 +47,33 @@ fn down<T>() -> Result<T, StoreError> {
 
 #[async_trait]
 impl Store for DownStore {
-    async fn get(&self, _: Uuid) -> Result<Option<JobRecord>, StoreError> {
+    async fn insert(&self, _: &[NewJob<'_>]) -> Result<(), StoreError> {
         down()
     }
-    async fn save_progress(&self, _: &Lease, _: &JobRecord) -> Result<(), StoreError> {
+    async fn reserve(&self, _: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
+        down()
+    }
+    async fn get(&self, _: Uuid) -> Result<Option<Stored>, StoreError> {
+        down()
+    }
+    async fn write(&self, _: &[zerog::backend::Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+        down()
+    }
+    async fn signals(&self, _: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
+        down()
+    }
+    async fn expired(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<Stored>, StoreError> {
         down()
     }
     async fn ping(&self) -> Result<(), StoreError> {
         down()
     }
-    async fn list(&self, _: &ListQuery) -> Result<JobPage, StoreError> {
+    async fn list(
+        &self,
+        _: &ListQuery,
+        _: Option<u64>,
+        _: usize,
+    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
         down()
     }
     async fn delete_finished(
@@ -67,12 +84,6 @@ impl Store for DownStore {
         down()
     }
     async fn stats(&self) -> Result<Stats, StoreError> {
-        down()
-    }
-    async fn cancel(&self, _: Uuid, _: bool) -> Result<CancelOutcome, StoreError> {
-        down()
-    }
-    async fn run_signal(&self, _: &Lease) -> Result<RunSignal, StoreError> {
         down()
     }
     async fn heartbeat_worker(
@@ -94,8 +105,7 @@ impl Store for DownStore {
 }
 
 async fn down_app() -> impl TestApp {
-    let queue = Arc::new(SqliteBackend::connect("sqlite::memory:").await.unwrap());
-    let backend = Backend::from_parts(Arc::new(DownStore), queue);
+    let backend = Backend::new(Arc::new(DownStore));
     api::mount(ApiState::new(backend, registry())).await
 }
 

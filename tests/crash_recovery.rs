@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use uuid::Uuid;
-use zerog::backend::{Backend, WORKER_DIED_ERROR, WORKER_DIED_EVENT};
+use zerog::backend::Backend;
+use zerog::lifecycle::{WORKER_DIED_ERROR, WORKER_DIED_EVENT};
 use zerog::{Job, JobRecord, Registry, Status};
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{sqlite_url, wait_for};
@@ -40,7 +41,6 @@ async fn submit<T: Job>(backend: &Backend, params: serde_json::Value) -> Uuid {
 
 async fn record(backend: &Backend, uuid: Uuid) -> JobRecord {
     backend
-        .store()
         .get(uuid)
         .await
         .unwrap()
@@ -190,7 +190,7 @@ async fn a_stalled_worker_cannot_overwrite_the_new_owner() {
         "the stalled worker to drop its run",
         Duration::from_secs(30),
         || async {
-            let workers = backend.store().list_workers().await.unwrap();
+            let workers = backend.list_workers().await.unwrap();
             let me = workers.iter().find(|w| w.id.contains(&stalled_id_prefix))?;
             let beat: chrono::DateTime<chrono::Utc> = me.last_heartbeat.parse().unwrap();
             (beat > resumed_at && me.running.is_empty()).then_some(())

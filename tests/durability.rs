@@ -30,7 +30,6 @@ async fn accepted_jobs_survive_a_restart_of_server_and_worker() {
     let mut unfinished = 0;
     for uuid in &uuids {
         let record = backend
-            .store()
             .get(uuid.parse().unwrap())
             .await
             .unwrap()

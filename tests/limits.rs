@@ -122,7 +122,6 @@ fn registry() -> Registry {
 async fn record(service: &Service, uuid: &str) -> JobRecord {
     service
         .backend
-        .store()
         .get(uuid.parse().unwrap())
         .await
         .unwrap()
@@ -330,7 +329,7 @@ async fn a_worker_serves_only_its_queues() {
     // The worker has polled since it finished `quick`, and still left `serial` alone.
     let seen = record(&service, &served).await;
     wait_for("the worker to poll again", DEADLINE, || async {
-        let workers = backend.store().list_workers().await.unwrap();
+        let workers = backend.list_workers().await.unwrap();
         let beat: DateTime<Utc> = workers.first()?.last_heartbeat.parse().unwrap();
         (beat > at(&seen.finished_at)).then_some(())
     })

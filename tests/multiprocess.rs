@@ -123,7 +123,7 @@ async fn kill_9(name: &str, isolated: Isolated) {
         "the victim to run jobs",
         Duration::from_secs(60),
         || async {
-            let workers = backend.store().list_workers().await.ok()?;
+            let workers = backend.list_workers().await.ok()?;
             workers
                 .iter()
                 .any(|w| w.pid == pid && !w.running.is_empty())

@@ -199,7 +199,6 @@ async fn a_requeue_waits_with_run_after_and_keeps_the_state() {
     let record = wait_for("the job to wait", DEADLINE, || async {
         let record = service
             .backend
-            .store()
             .get(uuid.parse().unwrap())
             .await
             .unwrap()?;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use uuid::Uuid;
-use zerog::backend::{Backend, ListQuery, WORKER_DIED_EVENT};
+use zerog::backend::{Backend, ListQuery};
+use zerog::lifecycle::WORKER_DIED_EVENT;
 use zerog::{JobRecord, Status};
 use zerog_tests::process::ChildProcess;
 use zerog_tests::wait_for;
@@ -193,7 +194,7 @@ impl Cluster {
 
 /// How many `mark` jobs are done, by the store's counts.
 pub async fn done_count(backend: &Backend) -> u64 {
-    let stats = backend.store().stats().await.expect("stats");
+    let stats = backend.stats().await.expect("stats");
     stats
         .jobs
         .get(&(Status::Done, "mark".to_owned()))
@@ -215,7 +216,6 @@ pub async fn all_records(backend: &Backend) -> HashMap<Uuid, JobRecord> {
     let mut after = None;
     loop {
         let page = backend
-            .store()
             .list(&ListQuery {
                 limit: 500,
                 after,

@@ -7,13 +7,16 @@ use chrono::Utc;
 use serde_json::json;
 use zerog::Status;
 use zerog::backend::{ListQuery, StoreError};
-use zerog::job::RetryPolicy;
-use zerog::record::{EVENT_FINISHED, EVENT_RESTARTING, timestamp};
+use zerog::RetryPolicy;
+use zerog::lifecycle::{self, Clock, EVENT_FINISHED, EVENT_RESTARTING, Next, RunEnd};
 
-use super::{Ask, Ctx, done, enqueue, get, record, reserve, reserve_within};
+use super::{
+    Ask, Ctx, done, enqueue, finish, get, record, requeue, reserve, reserve_many, reserve_within,
+    timestamp,
+};
 
 pub async fn enqueue_stores_the_record_and_refuses_duplicates(ctx: Ctx) {
-    let queue = ctx.backend.queue();
+    let queue = &ctx.backend;
     let job = record("a", "alpha");
     queue.enqueue(&job, 1, Utc::now()).await.unwrap();
     // The record and the queue entry exist together: the record reads back as written
@@ -32,7 +35,7 @@ pub async fn enqueue_stores_the_record_and_refuses_duplicates(ctx: Ctx) {
         "a duplicate leaves the first alone"
     );
     let unknown = record("a", "alpha");
-    assert_eq!(ctx.backend.store().get(unknown.uuid).await.unwrap(), None);
+    assert_eq!(ctx.backend.get(unknown.uuid).await.unwrap(), None);
     let ask = Ask::new(&["alpha"], &["a"]);
     let taken = reserve(&ctx, &ask).await.expect("the job is queued");
     assert_eq!(taken.record.uuid, job.uuid);
@@ -43,7 +46,7 @@ pub async fn enqueue_stores_the_record_and_refuses_duplicates(ctx: Ctx) {
 }
 
 pub async fn enqueue_many_stores_a_batch(ctx: Ctx) {
-    let queue = ctx.backend.queue();
+    let queue = &ctx.backend;
     let batch: Vec<_> = (0..3).map(|_| (record("a", "alpha"), 1)).collect();
     queue.enqueue_many(&batch, Utc::now()).await.unwrap();
     queue.enqueue_many(&[], Utc::now()).await.unwrap();
@@ -74,7 +77,7 @@ pub async fn enqueue_many_stores_a_batch(ctx: Ctx) {
         "{error}"
     );
     if ctx.caps.atomic_batches {
-        let store = ctx.backend.store();
+        let store = &ctx.backend;
         assert_eq!(store.get(fresh.uuid).await.unwrap(), None, "all or nothing");
         assert_eq!(store.get(twice.uuid).await.unwrap(), None, "all or nothing");
     }
@@ -105,7 +108,7 @@ pub async fn reserve_takes_the_oldest_due_job(ctx: Ctx) {
         // Due time comes before insertion order.
         let later = record("a", "alpha");
         let earlier = record("a", "alpha");
-        let queue = ctx.backend.queue();
+        let queue = &ctx.backend;
         queue.enqueue(&later, 1, Utc::now()).await.unwrap();
         let ago = Utc::now() - chrono::Duration::seconds(10);
         queue.enqueue(&earlier, 1, ago).await.unwrap();
@@ -118,7 +121,7 @@ pub async fn reserve_waits_for_run_at(ctx: Ctx) {
     let job = record("a", "alpha");
     // Far enough ahead that the "not due yet" check is done well before it.
     let run_at = Utc::now() + chrono::Duration::milliseconds(2500);
-    ctx.backend.queue().enqueue(&job, 1, run_at).await.unwrap();
+    ctx.backend.enqueue(&job, 1, run_at).await.unwrap();
     let ask = Ask::new(&["alpha"], &["a"]);
     assert!(reserve(&ctx, &ask).await.is_none(), "not due yet");
     let taken = reserve_within(&ctx, &ask, "the delayed job to become due").await;
@@ -181,8 +184,7 @@ pub async fn queue_limits_cap_running_jobs_across_workers(ctx: Ctx) {
     );
     let finished = done(one.record.clone(), 200);
     ctx.backend
-        .queue()
-        .ack(&one.lease, &finished)
+        .settle_run(&one.lease, &finish(finished.clone()))
         .await
         .unwrap();
     let three = reserve_within(&ctx, &elsewhere, "a free slot in the limited queue").await;
@@ -194,15 +196,15 @@ pub async fn reserve_many_takes_a_batch_that_fits(ctx: Ctx) {
     for _ in 0..5 {
         jobs.push(enqueue(&ctx, "a", "alpha", 1).await.uuid);
     }
-    let queue = ctx.backend.queue();
     let ask = Ask::new(&["alpha"], &["a"]).max_cost(3);
-    let batch = queue.reserve_many(&ask.request(), 10).await.unwrap();
+    let batch = reserve_many(&ctx, &ask, 10).await.unwrap();
     let taken: Vec<_> = batch.iter().map(|r| r.record.uuid).collect();
     assert_eq!(taken, jobs[..3], "three fit in three units, oldest first");
     let mut leases: Vec<_> = batch.iter().map(|r| r.lease.id).collect();
+    leases.sort();
     leases.dedup();
     assert_eq!(leases.len(), 3, "one lease per job");
-    let one = queue.reserve_many(&ask.request(), 1).await.unwrap();
+    let one = reserve_many(&ctx, &ask, 1).await.unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].record.uuid, jobs[3]);
     // A limit holds within a batch too.
@@ -210,15 +212,9 @@ pub async fn reserve_many_takes_a_batch_that_fits(ctx: Ctx) {
         enqueue(&ctx, "a", "limited", 1).await;
     }
     let limited = Ask::new(&["limited"], &["a"]).limit("limited", 2);
-    let batch = queue.reserve_many(&limited.request(), 10).await.unwrap();
+    let batch = reserve_many(&ctx, &limited, 10).await.unwrap();
     assert_eq!(batch.len(), 2, "two may run at once");
-    assert!(
-        queue
-            .reserve_many(&limited.request(), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(reserve_many(&ctx, &limited, 10).await.unwrap().is_empty());
 }
 
 pub async fn ack_finishes_the_job_for_good(ctx: Ctx) {
@@ -228,8 +224,7 @@ pub async fn ack_finishes_the_job_for_good(ctx: Ctx) {
     let mut finished = done(taken.record.clone(), 201);
     finished.data = json!({"answer": 42});
     ctx.backend
-        .queue()
-        .ack(&taken.lease, &finished)
+        .settle_run(&taken.lease, &finish(finished.clone()))
         .await
         .unwrap();
     let stored = get(&ctx, &job).await;
@@ -239,7 +234,7 @@ pub async fn ack_finishes_the_job_for_good(ctx: Ctx) {
         reserve(&ctx, &ask).await.is_none(),
         "a finished job never runs again"
     );
-    let again = ctx.backend.queue().ack(&taken.lease, &finished).await;
+    let again = ctx.backend.settle_run(&taken.lease, &finish(finished.clone())).await;
     assert!(
         matches!(again, Err(StoreError::LeaseLost(_))),
         "the run is over"
@@ -257,8 +252,7 @@ pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {
     paused.status = Status::Waiting;
     paused.run_after = Some(timestamp(run_at));
     ctx.backend
-        .queue()
-        .release_after(&taken.lease, &paused, run_at)
+        .settle_run(&taken.lease, &requeue(paused.clone(), run_at))
         .await
         .unwrap();
     assert_eq!(get(&ctx, &job).await, paused);
@@ -279,7 +273,6 @@ pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
     let mut job = record("a", "alpha");
     job.max_attempts = 2;
     ctx.backend
-        .queue()
         .enqueue(&job, 1, Utc::now())
         .await
         .unwrap();
@@ -288,21 +281,23 @@ pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
         delay: Duration::from_millis(2500),
     };
 
+    let retry = |record, message: &str| {
+        let end = RunEnd::Returned(Err(zerog::JobError::retry(message)));
+        lifecycle::run_ended(record, &policy, end, false, Clock::now()).0
+    };
+
     // The first run fails: one attempt used, back after the backoff.
     let first = reserve(&ctx, &ask).await.unwrap();
-    let mut failed = first.record.clone();
-    failed.attempts = 1;
-    failed.push_error(500, "boom", Some(1));
-    failed.push_event(EVENT_RESTARTING);
-    let run_at = Utc::now() + chrono::Duration::from_std(policy.delay_after(1)).unwrap();
-    failed.status = Status::Waiting;
-    failed.run_after = Some(timestamp(run_at));
+    let failed = retry(first.record.clone(), "boom");
+    let Next::RunAt(run_at) = failed.next else {
+        panic!("a first failure of two attempts is retried");
+    };
     ctx.backend
-        .queue()
-        .release_after(&first.lease, &failed, run_at)
+        .settle_run(&first.lease, &failed)
         .await
         .unwrap();
     let stored = get(&ctx, &job).await;
+    assert_eq!(stored, failed.record);
     assert_eq!((stored.status, stored.attempts), (Status::Waiting, 1));
     assert_eq!(stored.errors[0].msg, "boom");
     assert!(reserve(&ctx, &ask).await.is_none(), "backing off");
@@ -311,18 +306,13 @@ pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
     let second = reserve_within(&ctx, &ask, "the retry after the backoff").await;
     assert!(Utc::now() >= run_at, "retried before the backoff ended");
     assert_eq!(second.record.attempts, 1);
-    let mut exhausted = second.record.clone();
-    exhausted.attempts = 2;
-    exhausted.push_error(500, "boom again", Some(2));
-    exhausted.push_event(EVENT_FINISHED);
-    exhausted.status = Status::Failed;
-    exhausted.result_code = 500;
-    exhausted.finished_at = Some(timestamp(Utc::now()));
+    let exhausted = retry(second.record.clone(), "boom again");
+    assert_eq!(exhausted.next, Next::Finished);
     ctx.backend
-        .queue()
-        .ack(&second.lease, &exhausted)
+        .settle_run(&second.lease, &exhausted)
         .await
         .unwrap();
+    let exhausted = exhausted.record;
     let stored = get(&ctx, &job).await;
     assert_eq!(stored, exhausted);
     assert_eq!(stored.errors.len(), 2);
@@ -339,14 +329,14 @@ pub async fn progress_and_log_persist_while_running(ctx: Ctx) {
     let taken = reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
     let mut running = taken.record.clone();
     running.completeness = 0.5;
-    running.push_event("halfway");
-    running.push_error(404, "a missing page, skipped", Some(1));
-    running.touch();
-    let store = ctx.backend.store();
+    running.push_event(Utc::now(), "halfway");
+    running.push_error(Utc::now(), 404, "a missing page, skipped", Some(1));
+    running.touch(Utc::now());
+    let store = &ctx.backend;
     store.save_progress(&taken.lease, &running).await.unwrap();
     assert_eq!(get(&ctx, &job).await, running);
     running.completeness = 0.75;
-    running.push_event("three quarters");
+    running.push_event(Utc::now(), "three quarters");
     store.save_progress(&taken.lease, &running).await.unwrap();
     let stored = get(&ctx, &job).await;
     assert_eq!(stored, running);
@@ -361,7 +351,7 @@ pub async fn listing_is_newest_first_with_keyset_pages(ctx: Ctx) {
         let job_type = if i % 2 == 0 { "a" } else { "b" };
         jobs.push(enqueue(&ctx, job_type, "alpha", 1).await.uuid);
     }
-    let store = ctx.backend.store();
+    let store = &ctx.backend;
     let page = |after: Option<String>| ListQuery {
         limit: 2,
         after,
@@ -433,11 +423,11 @@ pub async fn delete_finished_counts_per_status(ctx: Ctx) {
         if code == 500 {
             end.status = Status::Failed;
         }
-        ctx.backend.queue().ack(&taken.lease, &end).await.unwrap();
+        ctx.backend.settle_run(&taken.lease, &finish(end.clone())).await.unwrap();
         finished.push(job);
     }
     let waiting = enqueue(&ctx, "a", "alpha", 1).await;
-    let store = ctx.backend.store();
+    let store = &ctx.backend;
     let past = Utc::now() - chrono::Duration::hours(1);
     let none = store
         .delete_finished(&[Status::Done, Status::Failed], past)
@@ -485,12 +475,11 @@ pub async fn stats_count_by_status_type_and_queue(ctx: Ctx) {
     let later = record("b", "beta");
     let tomorrow = Utc::now() + chrono::Duration::days(1);
     ctx.backend
-        .queue()
         .enqueue(&later, 1, tomorrow)
         .await
         .unwrap();
     reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
-    let stats = ctx.backend.store().stats().await.unwrap();
+    let stats = ctx.backend.stats().await.unwrap();
     let count = |status: Status, job_type: &str| {
         stats
             .jobs

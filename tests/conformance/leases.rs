@@ -5,13 +5,16 @@ use std::time::Duration;
 use chrono::Utc;
 use zerog::Status;
 use zerog::backend::{
-    CancelOutcome, KILLED_ERROR, LEASE_EXPIRED_ERROR, Lease, Recovered, RunSignal, StoreError,
-    WORKER_DIED_ERROR, WORKER_DIED_EVENT, WorkerCommand, WorkerInfo, WorkerState, mark_cancelled,
+    CancelOutcome, Lease, Recovered, RunSignal, StoreError, WorkerCommand, WorkerInfo, WorkerState,
 };
-use zerog::record::timestamp;
+use zerog::lifecycle::{
+    self, KILLED_ERROR, LEASE_EXPIRED_ERROR, WORKER_DIED_ERROR, WORKER_DIED_EVENT,
+};
 use zerog_tests::wait_for;
 
-use super::{Ask, Ctx, done, enqueue, get, record, reserve, reserve_within};
+use super::{
+    Ask, Ctx, done, enqueue, finish, get, record, requeue, reserve, reserve_within, timestamp,
+};
 
 /// A lease short enough to expire while the test waits.
 const TINY_LEASE: Duration = Duration::from_millis(50);
@@ -24,7 +27,6 @@ async fn recover(ctx: &Ctx, uuid: uuid::Uuid) -> Recovered {
         || async {
             let recovered = ctx
                 .backend
-                .queue()
                 .recover_expired(Utc::now())
                 .await
                 .expect("recover_expired");
@@ -37,6 +39,10 @@ async fn recover(ctx: &Ctx, uuid: uuid::Uuid) -> Recovered {
 
 fn lease_lost<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::LeaseLost(_)))
+}
+
+fn signal_lost(result: Result<RunSignal, StoreError>) -> bool {
+    matches!(result, Ok(RunSignal::LeaseLost))
 }
 
 pub async fn expired_leases_are_recovered_with_an_attempt_counted(ctx: Ctx) {
@@ -54,7 +60,6 @@ pub async fn expired_leases_are_recovered_with_an_attempt_counted(ctx: Ctx) {
     assert!(stored.errors.iter().any(|e| e.msg == WORKER_DIED_ERROR));
     let nothing = ctx
         .backend
-        .queue()
         .recover_expired(Utc::now())
         .await
         .unwrap();
@@ -67,8 +72,7 @@ pub async fn expired_leases_are_recovered_with_an_attempt_counted(ctx: Ctx) {
     assert_ne!(again.lease.id, dead.lease.id);
     let finished = done(again.record.clone(), 200);
     ctx.backend
-        .queue()
-        .ack(&again.lease, &finished)
+        .settle_run(&again.lease, &finish(finished.clone()))
         .await
         .unwrap();
     assert_eq!(get(&ctx, &job).await.status, Status::Done);
@@ -78,7 +82,6 @@ pub async fn a_job_whose_leases_keep_expiring_fails(ctx: Ctx) {
     let mut job = record("a", "alpha");
     job.max_attempts = 2;
     ctx.backend
-        .queue()
         .enqueue(&job, 1, Utc::now())
         .await
         .unwrap();
@@ -112,13 +115,11 @@ pub async fn live_leases_are_not_recovered(ctx: Ctx) {
     let until = tokio::time::Instant::now() + lease * 2;
     while tokio::time::Instant::now() < until {
         ctx.backend
-            .store()
             .save_progress(&taken.lease, &taken.record)
             .await
             .unwrap();
         let recovered = ctx
             .backend
-            .queue()
             .recover_expired(Utc::now())
             .await
             .unwrap();
@@ -141,7 +142,6 @@ pub async fn a_stale_lease_cannot_write(ctx: Ctx) {
     let mut owners = owner.record.clone();
     owners.completeness = 0.3;
     ctx.backend
-        .store()
         .save_progress(&owner.lease, &owners)
         .await
         .unwrap();
@@ -149,18 +149,18 @@ pub async fn a_stale_lease_cannot_write(ctx: Ctx) {
     // The stalled first worker wakes up and tries every write it could make.
     let mut stalled = stale.record.clone();
     stalled.completeness = 0.9;
-    let queue = ctx.backend.queue();
-    let store = ctx.backend.store();
+    let queue = &ctx.backend;
+    let store = &ctx.backend;
     assert!(lease_lost(
         store.save_progress(&stale.lease, &stalled).await
     ));
-    assert!(lease_lost(store.run_signal(&stale.lease).await));
+    assert!(signal_lost(store.run_signal(&stale.lease).await));
     assert!(lease_lost(
-        queue.ack(&stale.lease, &done(stalled.clone(), 200)).await
+        queue.settle_run(&stale.lease, &finish(done(stalled.clone(), 200))).await
     ));
     let later = Utc::now() + chrono::Duration::seconds(60);
     assert!(lease_lost(
-        queue.release_after(&stale.lease, &stalled, later).await
+        queue.settle_run(&stale.lease, &requeue(stalled.clone(), later)).await
     ));
     let forged = Lease {
         id: uuid::Uuid::new_v4(),
@@ -177,13 +177,13 @@ pub async fn a_stale_lease_cannot_write(ctx: Ctx) {
         RunSignal::Continue
     );
     let finished = done(owners, 200);
-    queue.ack(&owner.lease, &finished).await.unwrap();
+    queue.settle_run(&owner.lease, &finish(finished.clone())).await.unwrap();
     assert_eq!(get(&ctx, &job).await, finished);
 }
 
 pub async fn cancel_a_queued_job(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
-    let store = ctx.backend.store();
+    let store = &ctx.backend;
     let CancelOutcome::Cancelled(cancelled) = store.cancel(job.uuid, false).await.unwrap() else {
         panic!("a queued job is cancelled at once");
     };
@@ -214,8 +214,7 @@ pub async fn cancel_a_queued_job(ctx: Ctx) {
     paused.status = Status::Waiting;
     paused.run_after = Some(timestamp(later));
     ctx.backend
-        .queue()
-        .release_after(&taken.lease, &paused, later)
+        .settle_run(&taken.lease, &requeue(paused.clone(), later))
         .await
         .unwrap();
     let outcome = store.cancel(waiting.uuid, false).await.unwrap();
@@ -225,7 +224,7 @@ pub async fn cancel_a_queued_job(ctx: Ctx) {
 pub async fn cancel_a_running_job_signals_its_worker(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
     let taken = reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
-    let store = ctx.backend.store();
+    let store = &ctx.backend;
     assert_eq!(
         store.run_signal(&taken.lease).await.unwrap(),
         RunSignal::Continue
@@ -246,11 +245,12 @@ pub async fn cancel_a_running_job_signals_its_worker(ctx: Ctx) {
         .save_progress(&taken.lease, &taken.record)
         .await
         .unwrap();
-    let mut cancelled = taken.record.clone();
-    mark_cancelled(&mut cancelled, false);
+    let end = lifecycle::RunEnd::Returned(Ok(zerog::Outcome::done(200)));
+    let clock = lifecycle::Clock::at(Utc::now());
+    let (cancelled, _) =
+        lifecycle::run_ended(taken.record.clone(), &super::SPEC.retry, end, true, clock);
     ctx.backend
-        .queue()
-        .ack(&taken.lease, &cancelled)
+        .settle_run(&taken.lease, &cancelled)
         .await
         .unwrap();
     let stored = get(&ctx, &job).await;
@@ -264,7 +264,7 @@ pub async fn kill_a_running_job_takes_its_lease(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
     let ask = Ask::new(&["alpha"], &["a"]);
     let taken = reserve(&ctx, &ask).await.unwrap();
-    let store = ctx.backend.store();
+    let store = &ctx.backend;
     let CancelOutcome::Cancelled(killed) = store.cancel(job.uuid, true).await.unwrap() else {
         panic!("a kill cancels at once");
     };
@@ -279,13 +279,13 @@ pub async fn kill_a_running_job_takes_its_lease(ctx: Ctx) {
             .any(|e| e.msg == KILLED_ERROR && e.error_code == 410)
     );
     assert_eq!(get(&ctx, &job).await, killed);
-    assert!(lease_lost(store.run_signal(&taken.lease).await));
+    assert!(signal_lost(store.run_signal(&taken.lease).await));
     assert!(lease_lost(
         store.save_progress(&taken.lease, &taken.record).await
     ));
     let finished = done(taken.record.clone(), 200);
     assert!(lease_lost(
-        ctx.backend.queue().ack(&taken.lease, &finished).await
+        ctx.backend.settle_run(&taken.lease, &finish(finished.clone())).await
     ));
     assert_eq!(
         get(&ctx, &job).await,
@@ -300,12 +300,11 @@ pub async fn cancel_a_finished_job_is_refused(ctx: Ctx) {
     let taken = reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
     let finished = done(taken.record.clone(), 200);
     ctx.backend
-        .queue()
-        .ack(&taken.lease, &finished)
+        .settle_run(&taken.lease, &finish(finished.clone()))
         .await
         .unwrap();
     for kill in [false, true] {
-        let refused = ctx.backend.store().cancel(job.uuid, kill).await;
+        let refused = ctx.backend.cancel(job.uuid, kill).await;
         assert!(
             matches!(refused, Err(StoreError::AlreadyFinished { status: Status::Done, uuid }) if uuid == job.uuid),
             "{refused:?}"
@@ -422,7 +421,6 @@ pub async fn idle_workers_wake_on_enqueue(ctx: Ctx) {
         // Polling only: the default waits out its timeout.
         let started = tokio::time::Instant::now();
         ctx.backend
-            .queue()
             .wait_for_jobs(Duration::from_millis(50))
             .await;
         assert!(started.elapsed() >= Duration::from_millis(50));
@@ -431,7 +429,7 @@ pub async fn idle_workers_wake_on_enqueue(ctx: Ctx) {
     super::settle_waiter(&ctx.backend).await;
     let backend = ctx.backend.clone();
     let waiter = tokio::spawn(async move {
-        backend.queue().wait_for_jobs(Duration::from_secs(60)).await;
+        backend.store().wait_for_jobs(Duration::from_secs(60)).await;
     });
     // The waiter may not be listening yet when the first job comes; it must wake on
     // one of them, long before its minute is up.

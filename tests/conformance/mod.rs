@@ -26,12 +26,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use zerog::backend::{Backend, Reservation, ReserveRequest};
-use zerog::job::RetryPolicy;
-use zerog::record::timestamp;
-use zerog::{JobRecord, JobSpec, Status};
+use zerog::lifecycle::{self, Clock, Next, RunEnd, Transition};
+use zerog::{JobRecord, JobSpec, Outcome, RetryPolicy};
 use zerog_tests::services::Cleanup;
 use zerog_tests::wait_for;
 
@@ -137,7 +136,7 @@ macro_rules! conformance_suite {
     };
 }
 
-const SPEC: JobSpec = JobSpec {
+pub const SPEC: JobSpec = JobSpec {
     job_type: "conformance",
     rust_type: "Conformance",
     queue: "conformance",
@@ -165,7 +164,6 @@ pub fn record(job_type: &str, queue: &str) -> JobRecord {
 pub async fn enqueue(ctx: &Ctx, job_type: &str, queue: &str, cost: u32) -> JobRecord {
     let record = record(job_type, queue);
     ctx.backend
-        .queue()
         .enqueue(&record, cost, Utc::now())
         .await
         .expect("enqueue");
@@ -220,26 +218,35 @@ impl Ask {
         self
     }
 
-    /// The request.
-    pub fn request(&self) -> ReserveRequest<'_> {
+    /// The request, for at most `max_jobs` jobs.
+    pub fn request(&self, max_jobs: usize) -> ReserveRequest<'_> {
         ReserveRequest {
             worker: &self.worker,
             queues: &self.queues,
             job_types: &self.job_types,
             max_cost: self.max_cost,
+            max_jobs,
             lease: self.lease,
             queue_limits: &self.limits,
+            only: None,
         }
     }
 }
 
-/// Reserves once.
+/// Reserves one job.
 pub async fn reserve(ctx: &Ctx, ask: &Ask) -> Option<Reservation> {
-    ctx.backend
-        .queue()
-        .reserve(&ask.request())
-        .await
-        .expect("reserve")
+    let mut taken = ctx.backend.reserve(&ask.request(1)).await.expect("reserve");
+    assert!(taken.len() <= 1, "asked for one job, got {}", taken.len());
+    taken.pop()
+}
+
+/// Reserves up to `max_jobs` jobs in one call.
+pub async fn reserve_many(
+    ctx: &Ctx,
+    ask: &Ask,
+    max_jobs: usize,
+) -> Result<Vec<Reservation>, zerog::backend::StoreError> {
+    ctx.backend.reserve(&ask.request(max_jobs)).await
 }
 
 /// Reserves until a job comes, for up to the test deadline. Backends that hand a job
@@ -251,21 +258,40 @@ pub async fn reserve_within(ctx: &Ctx, ask: &Ask, what: &str) -> Reservation {
 /// The stored record.
 pub async fn get(ctx: &Ctx, record: &JobRecord) -> JobRecord {
     ctx.backend
-        .store()
         .get(record.uuid)
         .await
         .expect("get")
         .expect("the record exists")
 }
 
-/// The record as a worker writes it when the run is done with `code`.
-pub fn done(mut record: JobRecord, code: i64) -> JobRecord {
-    record.status = Status::Done;
-    record.result_code = code;
-    record.completeness = 1.0;
-    record.finished_at = Some(timestamp(Utc::now()));
-    record.touch();
-    record
+/// The record as a worker writes it when the run is done with `code`: what
+/// [`lifecycle::run_ended`] makes of `Outcome::done(code)`.
+pub fn done(record: JobRecord, code: i64) -> JobRecord {
+    let end = RunEnd::Returned(Ok(Outcome::done(code)));
+    let (transition, _) =
+        lifecycle::run_ended(record, &SPEC.retry, end, false, Clock::at(Utc::now()));
+    transition.record
+}
+
+/// A transition that finishes the job with exactly `record`.
+pub fn finish(record: JobRecord) -> Transition {
+    Transition {
+        record,
+        next: Next::Finished,
+    }
+}
+
+/// A transition that queues the job again from `run_at`, with exactly `record`.
+pub fn requeue(record: JobRecord, run_at: DateTime<Utc>) -> Transition {
+    Transition {
+        record,
+        next: Next::RunAt(run_at),
+    }
+}
+
+/// A time as records store it: RFC 3339 in UTC, with milliseconds.
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// An idle worker waiting on `waiter` wakes when a job is enqueued through `enqueuer`,
@@ -273,7 +299,7 @@ pub fn done(mut record: JobRecord, code: i64) -> JobRecord {
 pub async fn wakes_across_handles(waiter: Backend, enqueuer: Backend) {
     settle_waiter(&waiter).await;
     let waiting = tokio::spawn(async move {
-        waiter.queue().wait_for_jobs(Duration::from_secs(60)).await;
+        waiter.store().wait_for_jobs(Duration::from_secs(60)).await;
     });
     let ctx = Ctx {
         backend: enqueuer,
@@ -306,7 +332,7 @@ pub async fn settle_waiter(backend: &Backend) {
         Duration::from_secs(10),
         || async {
             let started = tokio::time::Instant::now();
-            backend.queue().wait_for_jobs(quiet).await;
+            backend.store().wait_for_jobs(quiet).await;
             (started.elapsed() >= quiet).then_some(())
         },
     )
