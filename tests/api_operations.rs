@@ -56,7 +56,10 @@ impl Store for DownStore {
     async fn get(&self, _: Uuid) -> Result<Option<Stored>, StoreError> {
         down()
     }
-    async fn write(&self, _: &[zerog::backend::Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+    async fn write(
+        &self,
+        _: &[zerog::backend::Write<'_>],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
         down()
     }
     async fn signals(&self, _: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {

@@ -62,11 +62,20 @@ async fn enqueue_in_the_callers_transaction_commits_or_rolls_back_with_it() {
     assert_eq!(store.get(committed.uuid).await.unwrap(), None);
     tx.commit().await.unwrap();
     assert_eq!(
-        store.get(committed.uuid).await.unwrap().map(|stored| stored.record),
+        store
+            .get(committed.uuid)
+            .await
+            .unwrap()
+            .map(|stored| stored.record),
         Some(committed.clone())
     );
     let ask = conformance::Ask::new(&["alpha"], &["a"]);
-    let taken = backend.reserve(&ask.request(1)).await.unwrap().pop().unwrap();
+    let taken = backend
+        .reserve(&ask.request(1))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(taken.record.uuid, committed.uuid);
     backend.drop_schema().await.unwrap();
 }

@@ -40,11 +40,7 @@ async fn submit<T: Job>(backend: &Backend, params: serde_json::Value) -> Uuid {
 }
 
 async fn record(backend: &Backend, uuid: Uuid) -> JobRecord {
-    backend
-        .get(uuid)
-        .await
-        .unwrap()
-        .expect("the record exists")
+    backend.get(uuid).await.unwrap().expect("the record exists")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,11 +29,7 @@ async fn accepted_jobs_survive_a_restart_of_server_and_worker() {
     let backend = Backend::connect(&url).await.unwrap();
     let mut unfinished = 0;
     for uuid in &uuids {
-        let record = backend
-            .get(uuid.parse().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let record = backend.get(uuid.parse().unwrap()).await.unwrap().unwrap();
         unfinished += usize::from(!record.status.is_finished());
     }
     assert!(unfinished > 0, "the restart must find work left over");

@@ -197,11 +197,7 @@ async fn a_requeue_waits_with_run_after_and_keeps_the_state() {
     let service = service().await;
     let uuid = service.submit("later", &json!({})).await;
     let record = wait_for("the job to wait", DEADLINE, || async {
-        let record = service
-            .backend
-            .get(uuid.parse().unwrap())
-            .await
-            .unwrap()?;
+        let record = service.backend.get(uuid.parse().unwrap()).await.unwrap()?;
         (record.status == zerog::Status::Waiting).then_some(record)
     })
     .await;

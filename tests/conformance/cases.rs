@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
+use zerog::RetryPolicy;
 use zerog::Status;
 use zerog::backend::{ListQuery, StoreError};
-use zerog::RetryPolicy;
 use zerog::lifecycle::{self, Clock, EVENT_FINISHED, EVENT_RESTARTING, Next, RunEnd};
 
 use super::{
@@ -234,7 +234,10 @@ pub async fn ack_finishes_the_job_for_good(ctx: Ctx) {
         reserve(&ctx, &ask).await.is_none(),
         "a finished job never runs again"
     );
-    let again = ctx.backend.settle_run(&taken.lease, &finish(finished.clone())).await;
+    let again = ctx
+        .backend
+        .settle_run(&taken.lease, &finish(finished.clone()))
+        .await;
     assert!(
         matches!(again, Err(StoreError::LeaseLost(_))),
         "the run is over"
@@ -272,10 +275,7 @@ pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {
 pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
     let mut job = record("a", "alpha");
     job.max_attempts = 2;
-    ctx.backend
-        .enqueue(&job, 1, Utc::now())
-        .await
-        .unwrap();
+    ctx.backend.enqueue(&job, 1, Utc::now()).await.unwrap();
     let ask = Ask::new(&["alpha"], &["a"]);
     let policy = RetryPolicy::Exponential {
         delay: Duration::from_millis(2500),
@@ -292,10 +292,7 @@ pub async fn retries_and_backoff_as_seen_through_the_store(ctx: Ctx) {
     let Next::RunAt(run_at) = failed.next else {
         panic!("a first failure of two attempts is retried");
     };
-    ctx.backend
-        .settle_run(&first.lease, &failed)
-        .await
-        .unwrap();
+    ctx.backend.settle_run(&first.lease, &failed).await.unwrap();
     let stored = get(&ctx, &job).await;
     assert_eq!(stored, failed.record);
     assert_eq!((stored.status, stored.attempts), (Status::Waiting, 1));
@@ -423,7 +420,10 @@ pub async fn delete_finished_counts_per_status(ctx: Ctx) {
         if code == 500 {
             end.status = Status::Failed;
         }
-        ctx.backend.settle_run(&taken.lease, &finish(end.clone())).await.unwrap();
+        ctx.backend
+            .settle_run(&taken.lease, &finish(end.clone()))
+            .await
+            .unwrap();
         finished.push(job);
     }
     let waiting = enqueue(&ctx, "a", "alpha", 1).await;
@@ -474,10 +474,7 @@ pub async fn stats_count_by_status_type_and_queue(ctx: Ctx) {
     enqueue(&ctx, "b", "beta", 1).await;
     let later = record("b", "beta");
     let tomorrow = Utc::now() + chrono::Duration::days(1);
-    ctx.backend
-        .enqueue(&later, 1, tomorrow)
-        .await
-        .unwrap();
+    ctx.backend.enqueue(&later, 1, tomorrow).await.unwrap();
     reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.unwrap();
     let stats = ctx.backend.stats().await.unwrap();
     let count = |status: Status, job_type: &str| {

@@ -58,11 +58,7 @@ pub async fn expired_leases_are_recovered_with_an_attempt_counted(ctx: Ctx) {
     assert_eq!(stored.attempts, 1);
     assert!(stored.events.iter().any(|e| e.msg == WORKER_DIED_EVENT));
     assert!(stored.errors.iter().any(|e| e.msg == WORKER_DIED_ERROR));
-    let nothing = ctx
-        .backend
-        .recover_expired(Utc::now())
-        .await
-        .unwrap();
+    let nothing = ctx.backend.recover_expired(Utc::now()).await.unwrap();
     assert!(!nothing.requeued.contains(&job.uuid), "recovered once");
 
     let ask = Ask::new(&["alpha"], &["a"]);
@@ -81,10 +77,7 @@ pub async fn expired_leases_are_recovered_with_an_attempt_counted(ctx: Ctx) {
 pub async fn a_job_whose_leases_keep_expiring_fails(ctx: Ctx) {
     let mut job = record("a", "alpha");
     job.max_attempts = 2;
-    ctx.backend
-        .enqueue(&job, 1, Utc::now())
-        .await
-        .unwrap();
+    ctx.backend.enqueue(&job, 1, Utc::now()).await.unwrap();
     let short = Ask::new(&["alpha"], &["a"]).lease(TINY_LEASE);
     reserve(&ctx, &short).await.unwrap();
     assert_eq!(recover(&ctx, job.uuid).await.requeued, [job.uuid]);
@@ -118,11 +111,7 @@ pub async fn live_leases_are_not_recovered(ctx: Ctx) {
             .save_progress(&taken.lease, &taken.record)
             .await
             .unwrap();
-        let recovered = ctx
-            .backend
-            .recover_expired(Utc::now())
-            .await
-            .unwrap();
+        let recovered = ctx.backend.recover_expired(Utc::now()).await.unwrap();
         assert!(
             !recovered.requeued.contains(&job.uuid),
             "a renewed lease expired"
@@ -156,11 +145,15 @@ pub async fn a_stale_lease_cannot_write(ctx: Ctx) {
     ));
     assert!(signal_lost(store.run_signal(&stale.lease).await));
     assert!(lease_lost(
-        queue.settle_run(&stale.lease, &finish(done(stalled.clone(), 200))).await
+        queue
+            .settle_run(&stale.lease, &finish(done(stalled.clone(), 200)))
+            .await
     ));
     let later = Utc::now() + chrono::Duration::seconds(60);
     assert!(lease_lost(
-        queue.settle_run(&stale.lease, &requeue(stalled.clone(), later)).await
+        queue
+            .settle_run(&stale.lease, &requeue(stalled.clone(), later))
+            .await
     ));
     let forged = Lease {
         id: uuid::Uuid::new_v4(),
@@ -177,7 +170,10 @@ pub async fn a_stale_lease_cannot_write(ctx: Ctx) {
         RunSignal::Continue
     );
     let finished = done(owners, 200);
-    queue.settle_run(&owner.lease, &finish(finished.clone())).await.unwrap();
+    queue
+        .settle_run(&owner.lease, &finish(finished.clone()))
+        .await
+        .unwrap();
     assert_eq!(get(&ctx, &job).await, finished);
 }
 
@@ -285,7 +281,9 @@ pub async fn kill_a_running_job_takes_its_lease(ctx: Ctx) {
     ));
     let finished = done(taken.record.clone(), 200);
     assert!(lease_lost(
-        ctx.backend.settle_run(&taken.lease, &finish(finished.clone())).await
+        ctx.backend
+            .settle_run(&taken.lease, &finish(finished.clone()))
+            .await
     ));
     assert_eq!(
         get(&ctx, &job).await,
@@ -420,9 +418,7 @@ pub async fn idle_workers_wake_on_enqueue(ctx: Ctx) {
     if !ctx.caps.wakes_on_enqueue {
         // Polling only: the default waits out its timeout.
         let started = tokio::time::Instant::now();
-        ctx.backend
-            .wait_for_jobs(Duration::from_millis(50))
-            .await;
+        ctx.backend.wait_for_jobs(Duration::from_millis(50)).await;
         assert!(started.elapsed() >= Duration::from_millis(50));
         return;
     }

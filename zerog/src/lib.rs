@@ -52,9 +52,9 @@ pub use cli::main;
 pub use context::JobContext;
 pub use job::{Job, Run};
 pub use outcome::{JobError, Outcome};
-pub use spec::{JobSpec, RetryPolicy};
 pub use record::{JobRecord, Status};
 pub use registry::Registry;
+pub use spec::{JobSpec, RetryPolicy};
 pub use zerog_derive::Job;
 
 /// The version of `schemars` that job types must derive `JsonSchema` from.

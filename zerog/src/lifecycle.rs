@@ -217,7 +217,7 @@ pub fn lease_expired(mut record: JobRecord, now: DateTime<Utc>) -> Transition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cancel {
     /// The job ends `cancelled` now: it was queued or waiting, or was killed.
-    Now(Transition),
+    Now(Box<Transition>),
     /// The job is running: its worker is asked to stop, and the run ends it `cancelled`.
     Signal,
     /// The job has finished already, with this status.
@@ -229,8 +229,8 @@ pub fn cancel(record: JobRecord, kill: bool, now: DateTime<Utc>) -> Cancel {
     match record.status {
         status if status.is_finished() => Cancel::Refused(status),
         Status::Running if !kill => Cancel::Signal,
-        Status::Running => Cancel::Now(cancelled(record, true, now)),
-        _ => Cancel::Now(cancelled(record, false, now)),
+        Status::Running => Cancel::Now(Box::new(cancelled(record, true, now))),
+        _ => Cancel::Now(Box::new(cancelled(record, false, now))),
     }
 }
 

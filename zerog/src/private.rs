@@ -12,8 +12,8 @@ pub use jsonschema::Validator;
 pub use serde_json::Value;
 
 pub use crate::job::{Job, Run};
-pub use crate::spec::{JobSpec, RetryPolicy};
 pub use crate::registry::Registration;
+pub use crate::spec::{JobSpec, RetryPolicy};
 pub use crate::validate::{build_schema, build_validator};
 
 /// The `SPEC` of the stub impl that `#[derive(Job)]` emits next to its errors, so that

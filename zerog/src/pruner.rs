@@ -72,9 +72,7 @@ impl Pruner {
     /// delete happens whole or not at all.
     pub async fn prune_once(&self) -> Result<BTreeMap<Status, u64>, StoreError> {
         let before = cutoff(Utc::now(), self.older_than);
-        self.backend
-            .delete_finished(&FINISHED, before)
-            .await
+        self.backend.delete_finished(&FINISHED, before).await
     }
 
     /// Prunes now and then every interval, until `shutdown` completes. A failing store

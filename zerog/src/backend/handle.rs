@@ -323,7 +323,11 @@ impl Backend {
         if finished.is_empty() {
             return Ok(counts);
         }
-        for (status, deleted) in self.store.delete_finished(&finished, finished_before).await? {
+        for (status, deleted) in self
+            .store
+            .delete_finished(&finished, finished_before)
+            .await?
+        {
             *counts.entry(status).or_default() += deleted;
         }
         Ok(counts)

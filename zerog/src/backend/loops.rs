@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{CancelOutcome, Change, Fence, Recovered, Store, StoreError, Stored, Write, WriteOutcome};
+use super::{
+    CancelOutcome, Change, Fence, Recovered, Store, StoreError, Stored, Write, WriteOutcome,
+};
 use crate::lifecycle::{self, Cancel, Next};
 
 /// How many expired leases one recovery pass takes back at most.
@@ -16,34 +18,34 @@ pub(super) async fn cancel(
     uuid: Uuid,
     kill: bool,
 ) -> Result<CancelOutcome, StoreError> {
-        loop {
-            let Stored { record, revision } =
-                store.get(uuid).await?.ok_or(StoreError::NotFound(uuid))?;
-            let decision = lifecycle::cancel(record.clone(), kill, Utc::now());
-            let (change, outcome) = match &decision {
-                Cancel::Refused(status) => {
-                    return Err(StoreError::AlreadyFinished {
-                        uuid,
-                        status: *status,
-                    });
-                }
-                Cancel::Signal => (Change::RequestCancel, CancelOutcome::Signalled(record)),
-                Cancel::Now(transition) => (
-                    Change::Settle(transition),
-                    CancelOutcome::Cancelled(transition.record.clone()),
-                ),
-            };
-            let write = Write {
-                uuid,
-                fence: Fence::Revision(revision),
-                change,
-            };
-            // A worker moved the job in between: decide again on what it wrote.
-            if store.write(&[write]).await?.first() == Some(&WriteOutcome::Written) {
-                return Ok(outcome);
+    loop {
+        let Stored { record, revision } =
+            store.get(uuid).await?.ok_or(StoreError::NotFound(uuid))?;
+        let decision = lifecycle::cancel(record.clone(), kill, Utc::now());
+        let (change, outcome) = match &decision {
+            Cancel::Refused(status) => {
+                return Err(StoreError::AlreadyFinished {
+                    uuid,
+                    status: *status,
+                });
             }
+            Cancel::Signal => (Change::RequestCancel, CancelOutcome::Signalled(record)),
+            Cancel::Now(transition) => (
+                Change::Settle(transition),
+                CancelOutcome::Cancelled(transition.record.clone()),
+            ),
+        };
+        let write = Write {
+            uuid,
+            fence: Fence::Revision(revision),
+            change,
+        };
+        // A worker moved the job in between: decide again on what it wrote.
+        if store.write(&[write]).await?.first() == Some(&WriteOutcome::Written) {
+            return Ok(outcome);
         }
     }
+}
 
 /// Takes back running jobs whose lease expired before `now`: see
 /// [`Backend::recover_expired`](super::Backend::recover_expired).
@@ -51,35 +53,40 @@ pub(super) async fn recover_expired(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> Result<Recovered, StoreError> {
-        let expired = store.expired(now, RECOVERY_BATCH).await?;
-        let transitions: Vec<_> = expired
-            .into_iter()
-            .map(|stored| (stored.revision, lifecycle::lease_expired(stored.record, now)))
-            .collect();
-        // Fenced on the revision read: a job whose worker renewed its lease in the
-        // meantime, or that another process recovered first, is left alone.
-        let writes: Vec<Write<'_>> = transitions
-            .iter()
-            .map(|(revision, transition)| Write {
-                uuid: transition.record.uuid,
-                fence: Fence::Revision(*revision),
-                change: Change::Settle(transition),
-            })
-            .collect();
-        let outcomes = if writes.is_empty() {
-            Vec::new()
-        } else {
-            store.write(&writes).await?
-        };
-        let mut recovered = Recovered::default();
-        for ((_, transition), outcome) in transitions.iter().zip(outcomes) {
-            if outcome != WriteOutcome::Written {
-                continue;
-            }
-            match transition.next {
-                Next::Finished => recovered.failed.push(transition.record.uuid),
-                Next::RunAt(_) => recovered.requeued.push(transition.record.uuid),
-            }
+    let expired = store.expired(now, RECOVERY_BATCH).await?;
+    let transitions: Vec<_> = expired
+        .into_iter()
+        .map(|stored| {
+            (
+                stored.revision,
+                lifecycle::lease_expired(stored.record, now),
+            )
+        })
+        .collect();
+    // Fenced on the revision read: a job whose worker renewed its lease in the
+    // meantime, or that another process recovered first, is left alone.
+    let writes: Vec<Write<'_>> = transitions
+        .iter()
+        .map(|(revision, transition)| Write {
+            uuid: transition.record.uuid,
+            fence: Fence::Revision(*revision),
+            change: Change::Settle(transition),
+        })
+        .collect();
+    let outcomes = if writes.is_empty() {
+        Vec::new()
+    } else {
+        store.write(&writes).await?
+    };
+    let mut recovered = Recovered::default();
+    for ((_, transition), outcome) in transitions.iter().zip(outcomes) {
+        if outcome != WriteOutcome::Written {
+            continue;
         }
-        Ok(recovered)
+        match transition.next {
+            Next::Finished => recovered.failed.push(transition.record.uuid),
+            Next::RunAt(_) => recovered.requeued.push(transition.record.uuid),
+        }
     }
+    Ok(recovered)
+}

@@ -107,10 +107,7 @@ pub(super) async fn delete(
         .ok_or(ApiError::MissingParameter("olderThan"))?;
     let age = parse_age(&older_than)?;
     let before = cutoff(Utc::now(), age);
-    let deleted = state
-        .backend
-        .delete_finished(&statuses, before)
-        .await?;
+    let deleted = state.backend.delete_finished(&statuses, before).await?;
     let total = deleted.values().sum();
     tracing::info!(total, ?deleted, %older_than, "deleted finished jobs");
     Ok(HttpResponse::Ok().json(Deleted {

@@ -38,7 +38,10 @@ fn a_reservation_starts_the_run() {
     waiting.run_after = Some(timestamp(now()));
     let record = reserved(waiting, now());
     assert_eq!(record.status, Status::Running);
-    assert_eq!(record.started_at.as_deref(), Some("2026-12-01T10:00:00.000Z"));
+    assert_eq!(
+        record.started_at.as_deref(),
+        Some("2026-12-01T10:00:00.000Z")
+    );
     assert_eq!(record.run_after, None);
 }
 
@@ -54,7 +57,10 @@ fn done_finishes_with_the_code_and_data() {
     assert_eq!(t.record.result_code, 201);
     assert_eq!(t.record.completeness, 1.0);
     assert_eq!(t.record.data, json!("out"));
-    assert_eq!(t.record.finished_at.as_deref(), Some("2026-12-01T10:00:00.000Z"));
+    assert_eq!(
+        t.record.finished_at.as_deref(),
+        Some("2026-12-01T10:00:00.000Z")
+    );
     assert_eq!(t.record.attempts, 0);
 }
 

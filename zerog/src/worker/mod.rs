@@ -59,8 +59,8 @@ use uuid::Uuid;
 use crate::backend::{
     Backend, Reservation, ReserveRequest, StoreError, WorkerCommand, WorkerState,
 };
-use directory::{Identity, Snapshot};
 use crate::registry::{DuplicateJobType, Registry};
+use directory::{Identity, Snapshot};
 
 /// The default lease on a running job.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);

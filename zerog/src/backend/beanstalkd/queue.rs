@@ -262,7 +262,9 @@ impl Store for BeanstalkdQueue {
                     match transition.next {
                         Next::RunAt(at) => log_failure(
                             "release",
-                            consumer.release(job.id, PRIORITY, delay_until(at, now)).await,
+                            consumer
+                                .release(job.id, PRIORITY, delay_until(at, now))
+                                .await,
                         ),
                         Next::Finished if transition.record.status == Status::Failed => {
                             log_failure("bury", consumer.bury(job.id, PRIORITY).await);

@@ -273,7 +273,11 @@ impl PostgresBackend {
                 .map(|job| job.record.status.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind(jobs.iter().map(|job| stored_cost(job.cost)).collect::<Vec<_>>())
+        .bind(
+            jobs.iter()
+                .map(|job| stored_cost(job.cost))
+                .collect::<Vec<_>>(),
+        )
         .bind(
             jobs.iter()
                 .map(|job| sqlx::types::Json(job.record))
@@ -520,9 +524,9 @@ impl Store for PostgresBackend {
 
     async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
         let uuids: Vec<Uuid> = leases.iter().map(|lease| lease.uuid).collect();
-        let rows = sqlx::query(self.sql(
-            "SELECT uuid, lease_id, cancel_requested FROM {jobs} WHERE uuid = ANY($1)",
-        ))
+        let rows = sqlx::query(
+            self.sql("SELECT uuid, lease_id, cancel_requested FROM {jobs} WHERE uuid = ANY($1)"),
+        )
         .bind(&uuids)
         .fetch_all(&self.inner.pool)
         .await?;

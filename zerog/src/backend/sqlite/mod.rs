@@ -247,7 +247,10 @@ impl Store for SqliteBackend {
             .iter()
             .map(|row| {
                 let cancel = row.get::<i64, _>(2) != 0;
-                (row.get::<String, _>(0), (row.get::<Option<String>, _>(1), cancel))
+                (
+                    row.get::<String, _>(0),
+                    (row.get::<Option<String>, _>(1), cancel),
+                )
             })
             .collect();
         Ok(leases
