@@ -5,11 +5,12 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::DeriveInput;
 use syn::ext::IdentExt as _;
-use syn::{DeriveInput, Ident};
 
 use crate::ast::Container;
 use crate::attr::Backoff;
+use crate::bound::job_bounds;
 use crate::ctxt::Ctxt;
 use crate::{check, dummy};
 
@@ -21,23 +22,6 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
     match cx.check() {
         Ok(()) => impl_job(&cont),
         Err(errors) => dummy::wrap(input, errors),
-    }
-}
-
-/// What a job type needs besides `#[derive(Job)]`, as a where clause on the impl.
-///
-/// Written as `for<'__zerog> T: ...` so that rustc takes it as a where clause to assume
-/// inside the impl rather than a trivially false bound to reject (rust-lang/rust#48214).
-/// The impl itself then never fails to compile, and an unmet bound is reported once, at
-/// the registration, through the on-unimplemented message of the trait that is missing
-/// ("`WasteTime` must also derive `Serialize`") instead of as a generic supertrait error.
-pub fn job_bounds(ident: &Ident) -> TokenStream {
-    quote! {
-        for<'__zerog> #ident: ::zerog::__private::AssertSerialize
-            + ::zerog::__private::AssertDeserialize
-            + ::zerog::__private::AssertJsonSchema
-            + ::zerog::__private::Run
-            + ::core::marker::Send
     }
 }
 

@@ -6,10 +6,11 @@
 //! The derive works in stages, as serde's does: parse `#[job(...)]` (`attr`), model the
 //! annotated struct (`ast`), check the rules that span several attributes (`check`), and
 //! generate code (`expand`), or, when any stage reported an error, only the errors and a
-//! stub impl (`dummy`).
+//! stub impl (`dummy`). Both impls carry the same where clause (`bound`).
 
 mod ast;
 mod attr;
+mod bound;
 mod check;
 mod ctxt;
 mod dummy;
