@@ -3,6 +3,8 @@
 //! Everything generated sits in `const _: () = { ... };` and names the runtime only as
 //! `::zerog::__private::...`, so it depends on nothing the user has in scope.
 
+use std::time::Duration;
+
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
@@ -34,13 +36,14 @@ fn impl_job(cont: &Container) -> TokenStream {
     let queue = attrs.queue();
     let cost = attrs.cost;
     let max_attempts = attrs.max_attempts;
-    let timeout = match attrs.timeout_ms {
-        Some(millis) => quote! {
-            ::zerog::__private::Some(::zerog::__private::Duration::from_millis(#millis))
-        },
+    let timeout = match attrs.timeout {
+        Some(timeout) => {
+            let timeout = duration(timeout);
+            quote!(::zerog::__private::Some(#timeout))
+        }
         None => quote!(::zerog::__private::None),
     };
-    let retry_delay = attrs.retry_delay_ms;
+    let retry_delay = duration(attrs.retry_delay);
     let retry_variant = match attrs.retry_backoff {
         Backoff::Exponential => quote!(Exponential),
         Backoff::Fixed => quote!(Fixed),
@@ -63,7 +66,7 @@ fn impl_job(cont: &Container) -> TokenStream {
                     max_attempts: #max_attempts,
                     timeout: #timeout,
                     retry: ::zerog::__private::RetryPolicy::#retry_variant {
-                        delay: ::zerog::__private::Duration::from_millis(#retry_delay),
+                        delay: #retry_delay,
                     },
                     description: #description,
                     name: #name,
@@ -91,4 +94,11 @@ fn impl_job(cont: &Container) -> TokenStream {
             ::zerog::__private::inventory::submit! { #registration }
         };
     }
+}
+
+/// `duration` as a constant expression of the runtime's `Duration`.
+fn duration(duration: Duration) -> TokenStream {
+    let secs = duration.as_secs();
+    let nanos = duration.subsec_nanos();
+    quote!(::zerog::__private::Duration::new(#secs, #nanos))
 }
