@@ -438,7 +438,7 @@ async fn the_cli_takes_the_token_and_the_pruning_age_from_the_environment() {
             ("ZEROG_STORE", &store),
             ("ZEROG_CAPACITY", "1"),
             ("ZEROG_API_TOKEN", "cli-t0ken"),
-            ("ZEROG_PRUNE_AFTER", "0s"),
+            ("ZEROG_PRUNE_AFTER", "1ms"),
         ],
     )
     .await;

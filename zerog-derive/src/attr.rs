@@ -4,6 +4,8 @@
 //! is recorded and parsing goes on with the next, so that a single compile reports them
 //! all.
 
+use std::time::Duration;
+
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
@@ -32,7 +34,7 @@ pub enum Backoff {
 /// The defaults of SPEC §2, for keys left out.
 const DEFAULT_COST: u32 = 1;
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-const DEFAULT_RETRY_DELAY_MS: u64 = 5_000;
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// What `#[job(...)]` says, each value already checked on its own.
 ///
@@ -43,9 +45,9 @@ pub struct Job {
     queue: Option<String>,
     pub cost: u32,
     pub max_attempts: u32,
-    pub timeout_ms: Option<u64>,
+    pub timeout: Option<Duration>,
     pub retry_backoff: Backoff,
-    pub retry_delay_ms: u64,
+    pub retry_delay: Duration,
     pub description: Option<String>,
     name: Option<String>,
     pub path: Spanned<String>,
@@ -67,9 +69,9 @@ impl Job {
                 queue: None,
                 cost: DEFAULT_COST,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
-                timeout_ms: None,
+                timeout: None,
                 retry_backoff: Backoff::Exponential,
-                retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
+                retry_delay: DEFAULT_RETRY_DELAY,
                 description: None,
                 name: None,
                 path: Spanned {
@@ -244,9 +246,9 @@ impl Parser<'_> {
             MAX_ATTEMPTS => {
                 job.max_attempts = positive(cx, key, path, &value).unwrap_or(job.max_attempts);
             }
-            TIMEOUT => job.timeout_ms = duration(cx, key, path, &value),
+            TIMEOUT => job.timeout = duration(cx, key, path, &value),
             RETRY_DELAY => {
-                job.retry_delay_ms = duration(cx, key, path, &value).unwrap_or(job.retry_delay_ms);
+                job.retry_delay = duration(cx, key, path, &value).unwrap_or(job.retry_delay);
             }
             RETRY_BACKOFF => {
                 if let Some(lit) = string(cx, key, path, &value) {
@@ -338,7 +340,7 @@ fn positive(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Optio
     None
 }
 
-fn duration(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<u64> {
+fn duration(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<Duration> {
     let Some(Lit::Str(lit)) = value.literal() else {
         cx.error_spanned_by(
             value.span_tokens(path),
@@ -346,7 +348,7 @@ fn duration(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Optio
         );
         return None;
     };
-    value::parse_duration(&lit.value())
+    value::parse_duration(example(key), &lit.value())
         .map_err(|message| cx.error_spanned_by(&lit, message))
         .ok()
 }

@@ -16,7 +16,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::expand;
+use crate::bound::job_bounds;
 
 /// `errors`, plus a stub impl of `Job` for `input` when one can be written.
 pub fn wrap(input: &DeriveInput, errors: syn::Error) -> TokenStream {
@@ -27,7 +27,7 @@ pub fn wrap(input: &DeriveInput, errors: syn::Error) -> TokenStream {
         return errors;
     }
     let ident = &input.ident;
-    let bounds = expand::job_bounds(ident);
+    let bounds = job_bounds(ident);
     quote! {
         #errors
 

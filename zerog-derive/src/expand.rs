@@ -3,13 +3,16 @@
 //! Everything generated sits in `const _: () = { ... };` and names the runtime only as
 //! `::zerog::__private::...`, so it depends on nothing the user has in scope.
 
+use std::time::Duration;
+
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::DeriveInput;
 use syn::ext::IdentExt as _;
-use syn::{DeriveInput, Ident};
 
 use crate::ast::Container;
 use crate::attr::Backoff;
+use crate::bound::job_bounds;
 use crate::ctxt::Ctxt;
 use crate::{check, dummy};
 
@@ -24,23 +27,6 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
     }
 }
 
-/// What a job type needs besides `#[derive(Job)]`, as a where clause on the impl.
-///
-/// Written as `for<'__zerog> T: ...` so that rustc takes it as a where clause to assume
-/// inside the impl rather than a trivially false bound to reject (rust-lang/rust#48214).
-/// The impl itself then never fails to compile, and an unmet bound is reported once, at
-/// the registration, through the on-unimplemented message of the trait that is missing
-/// ("`WasteTime` must also derive `Serialize`") instead of as a generic supertrait error.
-pub fn job_bounds(ident: &Ident) -> TokenStream {
-    quote! {
-        for<'__zerog> #ident: ::zerog::__private::AssertSerialize
-            + ::zerog::__private::AssertDeserialize
-            + ::zerog::__private::AssertJsonSchema
-            + ::zerog::__private::Run
-            + ::core::marker::Send
-    }
-}
-
 fn impl_job(cont: &Container) -> TokenStream {
     let ident = cont.ident;
     let attrs = &cont.attrs;
@@ -50,13 +36,14 @@ fn impl_job(cont: &Container) -> TokenStream {
     let queue = attrs.queue();
     let cost = attrs.cost;
     let max_attempts = attrs.max_attempts;
-    let timeout = match attrs.timeout_ms {
-        Some(millis) => quote! {
-            ::zerog::__private::Some(::zerog::__private::Duration::from_millis(#millis))
-        },
+    let timeout = match attrs.timeout {
+        Some(timeout) => {
+            let timeout = duration(timeout);
+            quote!(::zerog::__private::Some(#timeout))
+        }
         None => quote!(::zerog::__private::None),
     };
-    let retry_delay = attrs.retry_delay_ms;
+    let retry_delay = duration(attrs.retry_delay);
     let retry_variant = match attrs.retry_backoff {
         Backoff::Exponential => quote!(Exponential),
         Backoff::Fixed => quote!(Fixed),
@@ -79,7 +66,7 @@ fn impl_job(cont: &Container) -> TokenStream {
                     max_attempts: #max_attempts,
                     timeout: #timeout,
                     retry: ::zerog::__private::RetryPolicy::#retry_variant {
-                        delay: ::zerog::__private::Duration::from_millis(#retry_delay),
+                        delay: #retry_delay,
                     },
                     description: #description,
                     name: #name,
@@ -107,4 +94,11 @@ fn impl_job(cont: &Container) -> TokenStream {
             ::zerog::__private::inventory::submit! { #registration }
         };
     }
+}
+
+/// `duration` as a constant expression of the runtime's `Duration`.
+fn duration(duration: Duration) -> TokenStream {
+    let secs = duration.as_secs();
+    let nanos = duration.subsec_nanos();
+    quote!(::zerog::__private::Duration::new(#secs, #nanos))
 }

@@ -6,13 +6,15 @@
 //! The derive works in stages, as serde's does: parse `#[job(...)]` (`attr`), model the
 //! annotated struct (`ast`), check the rules that span several attributes (`check`), and
 //! generate code (`expand`), or, when any stage reported an error, only the errors and a
-//! stub impl (`dummy`).
+//! stub impl (`dummy`). Both impls carry the same where clause (`bound`).
 
 mod ast;
 mod attr;
+mod bound;
 mod check;
 mod ctxt;
 mod dummy;
+mod duration_grammar;
 mod expand;
 mod symbol;
 mod value;
@@ -30,8 +32,9 @@ mod value;
 /// - `cost = N`: capacity units a job takes on a worker, at least 1; default 1;
 /// - `max_attempts = N`: runs that may end in an error before the job fails, at least 1;
 ///   default 3;
-/// - `timeout = "30s"`: how long one run may take; default: no limit. Durations are a
-///   whole number and a unit: `ms`, `s`, `m`, `h` or `d`;
+/// - `timeout = "30s"`: how long one run may take; default: no limit. Durations are 1
+///   to 9 digits and a unit, `ms`, `s`, `m`, `h` or `d`, as everywhere in zerog, and
+///   here longer than zero;
 /// - `retry_backoff = "exponential"` or `"fixed"`, and `retry_delay = "5s"`: the wait
 ///   before a retry; default: exponential from 5 seconds;
 /// - `description = "..."`: default: the struct's doc comment;

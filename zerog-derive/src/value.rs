@@ -2,7 +2,13 @@
 //! durations, and the defaults derived from other text.
 //!
 //! Plain functions on strings, so that each rule is unit-tested without tokens;
-//! `attr.rs` puts their messages on the right span.
+//! `attr.rs` puts their messages on the right span. Durations follow the runtime's
+//! grammar, compiled in from the same file (`duration_grammar`); only the messages are
+//! the derive's own, written in attribute syntax.
+
+use std::time::Duration;
+
+use crate::duration_grammar::{self, DurationError, EXPECTED};
 
 /// The shape of a job type or queue name, as the messages describe it.
 const NAME_RULE: &str = "use lowercase letters, digits and `_`, starting with a letter";
@@ -79,33 +85,17 @@ pub fn check_path(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a duration such as `500ms`, `30s`, `5m`, `2h` or `1d` into milliseconds.
-pub fn parse_duration(value: &str) -> Result<u64, String> {
-    let digits_end = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(digits_end);
-    let millis_per_unit: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => 0,
-    };
-    if number.is_empty() || millis_per_unit == 0 {
-        return Err(format!(
-            "invalid duration `{value}`: expected a number and a unit, like \"30s\" (units: ms, s, m, h, d)"
-        ));
-    }
-    let too_long = || format!("invalid duration `{value}`: it is too long");
-    let count: u64 = number.parse().map_err(|_| too_long())?;
-    if count == 0 {
-        return Err(format!(
-            "invalid duration `{value}`: it must be greater than zero"
-        ));
-    }
-    count.checked_mul(millis_per_unit).ok_or_else(too_long)
+/// Parses a duration that must be longer than zero, such as `500ms`, `30s`, `5m`, `2h`
+/// or `1d`. `example` is the key with a valid value, like `timeout = "30s"`.
+pub fn parse_duration(example: &str, value: &str) -> Result<Duration, String> {
+    duration_grammar::parse_nonzero(value).map_err(|error| match error {
+        DurationError::Invalid(text) => {
+            format!("invalid duration `{text}`: expected {EXPECTED}, like `{example}`")
+        }
+        DurationError::Zero(text) => {
+            format!("invalid duration `{text}`: it must be longer than zero, like `{example}`")
+        }
+    })
 }
 
 /// The default human title of a job type: `waste_time` becomes `Waste time`.
@@ -176,52 +166,41 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse_to_milliseconds() {
-        assert_eq!(parse_duration("500ms"), Ok(500));
-        assert_eq!(parse_duration("30s"), Ok(30_000));
-        assert_eq!(parse_duration("5m"), Ok(300_000));
-        assert_eq!(parse_duration("2h"), Ok(7_200_000));
-        assert_eq!(parse_duration("1d"), Ok(86_400_000));
-    }
-
-    #[test]
-    fn durations_reject_bad_input() {
+    fn durations_follow_the_shared_grammar() {
+        let example = "timeout = \"30s\"";
+        assert_eq!(
+            parse_duration(example, "500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration(example, "1d"),
+            Ok(Duration::from_secs(86_400))
+        );
         for invalid in [
             "",
             "30",
-            "s",
-            "3 parsecs",
+            " 30s",
             "30 s",
             "1.5s",
             "-1s",
             "30S",
-            "5w",
+            "1000000000s",
         ] {
-            let message = parse_duration(invalid).unwrap_err();
-            assert!(
-                message.contains("expected a number and a unit"),
-                "{message}"
-            );
+            assert!(parse_duration(example, invalid).is_err(), "{invalid:?}");
         }
-        assert!(
-            parse_duration("0s")
-                .unwrap_err()
-                .contains("greater than zero")
+    }
+
+    #[test]
+    fn duration_messages_quote_the_attribute() {
+        let example = "timeout = \"30s\"";
+        assert_eq!(
+            parse_duration(example, "3 parsecs").unwrap_err(),
+            "invalid duration `3 parsecs`: expected a whole number of at most 9 digits and a \
+             unit (ms, s, m, h, d), like `timeout = \"30s\"`"
         );
-        assert!(
-            parse_duration("0ms")
-                .unwrap_err()
-                .contains("greater than zero")
-        );
-        assert!(
-            parse_duration("99999999999999999999s")
-                .unwrap_err()
-                .contains("too long")
-        );
-        assert!(
-            parse_duration("999999999999999d")
-                .unwrap_err()
-                .contains("too long")
+        assert_eq!(
+            parse_duration(example, "0s").unwrap_err(),
+            "invalid duration `0s`: it must be longer than zero, like `timeout = \"30s\"`"
         );
     }
 

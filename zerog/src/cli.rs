@@ -13,6 +13,10 @@
 //! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
 //! `ZEROG_API_TOKEN` (a bearer token) and `ZEROG_PRUNE_AFTER` (delete finished jobs
 //! this old).
+//!
+//! Durations (`--lease`, `--shutdown-timeout`, `--prune-after` and their variables)
+//! follow [`crate::duration`]: `30s`, not ` 30s` or `30 s`. Only the shutdown timeout
+//! may be `0s`.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -21,6 +25,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::{Backend, DEFAULT_STORE_URL};
+use crate::duration;
 use crate::http::{self, ApiState};
 use crate::pruner::Pruner;
 use crate::registry::Registry;
@@ -69,7 +74,8 @@ struct ServeArgs {
     #[arg(long = "api-token", env = "ZEROG_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
     /// Delete finished jobs once they finished this long ago, like `7d` (default: keep them).
-    #[arg(long = "prune-after", env = "ZEROG_PRUNE_AFTER", value_parser = crate::duration::parse)]
+    // Not zero: that would delete every job within a second of its end.
+    #[arg(long = "prune-after", env = "ZEROG_PRUNE_AFTER", value_parser = duration::parse_nonzero)]
     prune_after: Option<Duration>,
 }
 
@@ -85,10 +91,13 @@ struct WorkArgs {
     #[arg(long = "queue-limit", env = "ZEROG_QUEUE_LIMITS", value_delimiter = ',', value_parser = parse_queue_limit)]
     queue_limits: Vec<(String, u32)>,
     /// The lease on each run, like `30s`.
-    #[arg(long, env = "ZEROG_LEASE", value_parser = crate::duration::parse)]
+    // Not zero: the heartbeat would then come every 0s and any other worker would take
+    // every running job back.
+    #[arg(long, env = "ZEROG_LEASE", value_parser = duration::parse_nonzero)]
     lease: Option<Duration>,
-    /// How long runs may go on after SIGTERM before they are released, like `30s`.
-    #[arg(long, env = "ZEROG_SHUTDOWN_TIMEOUT", value_parser = crate::duration::parse)]
+    /// How long runs may go on after SIGTERM before they are released, like `30s`, or
+    /// `0s` to release them at once.
+    #[arg(long, env = "ZEROG_SHUTDOWN_TIMEOUT", value_parser = duration::parse)]
     shutdown_timeout: Option<Duration>,
     /// The worker's name, the last part of its id `host:pid:name`.
     #[arg(long = "worker-name", env = "ZEROG_WORKER_NAME")]
@@ -268,4 +277,45 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(["zerog"].iter().chain(args)).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn durations_follow_the_grammar() {
+        let Some(Command::Work(work)) = parse(&["work", "--lease", "2s"]).unwrap().command else {
+            panic!("`work` parses as the work subcommand");
+        };
+        assert_eq!(work.lease, Some(Duration::from_secs(2)));
+        let error = parse(&["work", "--lease", " 30s "]).unwrap_err();
+        assert!(error.contains("invalid duration ` 30s `"), "{error}");
+    }
+
+    #[test]
+    fn only_the_shutdown_timeout_may_be_zero() {
+        let Some(Command::Work(work)) = parse(&["work", "--shutdown-timeout", "0s"])
+            .unwrap()
+            .command
+        else {
+            panic!("`work` parses as the work subcommand");
+        };
+        assert_eq!(work.shutdown_timeout, Some(Duration::ZERO));
+        for args in [
+            ["work", "--lease", "0s"],
+            ["serve", "--prune-after", "0ms"],
+            ["run", "--lease", "0m"],
+        ] {
+            let error = parse(&args).unwrap_err();
+            assert!(
+                error.contains("must be longer than zero"),
+                "{args:?}: {error}"
+            );
+        }
+    }
 }

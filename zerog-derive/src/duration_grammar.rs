@@ -1,0 +1,1 @@
+../../zerog/src/duration/grammar.rs
