@@ -5,9 +5,17 @@ mod prime_sieve;
 #[path = "../examples/jobs/waste_time.rs"]
 mod waste_time;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde_json::json;
-use zerog::Registry;
-use zerog::backend::Backend;
+use zerog::backend::{
+    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
+};
+use zerog::{JobRecord, Registry, Status};
 use zerog_tests::Service;
 
 async fn service() -> Service {
@@ -115,4 +123,134 @@ async fn the_sieve_state_is_not_a_parameter() {
             .contains("count")
     );
     service.stop().await;
+}
+
+/// A store whose housekeeping calls (lease recovery, heartbeats) never answer, as a
+/// store in trouble can; every other call goes to SQLite.
+struct HangsInHousekeeping {
+    inner: zerog::backend::SqliteBackend,
+    entered: std::sync::atomic::AtomicUsize,
+}
+
+impl HangsInHousekeeping {
+    async fn hang<T>(&self) -> T {
+        self.entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
+
+#[async_trait::async_trait]
+impl zerog::backend::Store for HangsInHousekeeping {
+    async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
+        self.inner.insert(jobs).await
+    }
+    async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
+        self.inner.reserve(request).await
+    }
+    async fn get(&self, uuid: uuid::Uuid) -> Result<Option<Stored>, StoreError> {
+        self.inner.get(uuid).await
+    }
+    async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
+        self.inner.write(writes).await
+    }
+    async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
+        self.inner.signals(leases).await
+    }
+    async fn expired(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<Stored>, StoreError> {
+        self.hang().await
+    }
+    async fn list(
+        &self,
+        query: &ListQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+        self.inner.list(query, after, limit).await
+    }
+    async fn delete_finished(
+        &self,
+        statuses: &[Status],
+        before: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, u64>, StoreError> {
+        self.inner.delete_finished(statuses, before).await
+    }
+    async fn stats(&self) -> Result<Stats, StoreError> {
+        self.inner.stats().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn heartbeat_worker(
+        &self,
+        _: &WorkerInfo,
+        _: Duration,
+    ) -> Result<WorkerCommand, StoreError> {
+        self.hang().await
+    }
+    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
+        self.inner.list_workers().await
+    }
+    async fn command_worker(&self, id: &str, command: WorkerCommand) -> Result<bool, StoreError> {
+        self.inner.command_worker(id, command).await
+    }
+    async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.remove_worker(id).await
+    }
+}
+
+/// Does nothing: a job type of this test's own, so that its runs count in no other
+/// test's histogram.
+#[derive(zerog::Job, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[job(type = "housekeeping_noop")]
+struct HousekeepingNoop {}
+
+impl zerog::Run for HousekeepingNoop {
+    async fn run(&mut self, _: &mut zerog::JobContext) -> Result<zerog::Outcome, zerog::JobError> {
+        Ok(zerog::Outcome::done(200))
+    }
+}
+
+#[actix_web::test]
+async fn a_store_that_hangs_in_housekeeping_never_stops_the_runs() {
+    let store = Arc::new(HangsInHousekeeping {
+        inner: zerog::backend::SqliteBackend::connect("sqlite::memory:")
+            .await
+            .unwrap(),
+        entered: Default::default(),
+    });
+    let registry = Registry::new().register::<HousekeepingNoop>();
+    let service = Service::start(Backend::new(store.clone()), registry, 2).await;
+    let mut uuids = Vec::new();
+    for _ in 0..6 {
+        uuids.push(service.submit("housekeeping_noop", &json!({})).await);
+    }
+    for uuid in &uuids {
+        let progress = service.wait_finished(uuid).await;
+        assert_eq!(progress["status"], "done", "{progress}");
+    }
+    assert!(
+        store.entered.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "housekeeping called the store and was left hanging"
+    );
+    service.stop().await;
+}
+
+#[actix_web::test]
+async fn a_worker_with_a_zero_lease_refuses_to_start() {
+    let backend = Backend::connect("sqlite::memory:").await.unwrap();
+    let registry = Registry::new().register::<HousekeepingNoop>();
+    let worker = zerog::worker::Worker::new(backend, registry).lease(Duration::ZERO);
+    let error = worker
+        .run_until(std::future::ready(()))
+        .await
+        .expect_err("a zero lease is refused");
+    assert!(
+        matches!(error, zerog::worker::WorkerError::ZeroLease),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the lease must be longer than zero, like `30s`"
+    );
 }
