@@ -141,7 +141,7 @@ impl HangsInHousekeeping {
 }
 
 #[async_trait::async_trait]
-impl zerog::backend::Store for HangsInHousekeeping {
+impl Store for HangsInHousekeeping {
     async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
         self.inner.insert(jobs).await
     }

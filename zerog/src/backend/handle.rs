@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+#[cfg(feature = "beanstalkd")]
+use super::beanstalkd;
 use super::url::connect_store;
 use super::{
     CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, NewJob, Recovered, Reservation,
     ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, Write,
-    WriteOutcome, beanstalkd, loops,
+    WriteOutcome, loops,
 };
 use crate::lifecycle::{self, Next};
 use crate::record::{JobRecord, Status};
@@ -51,8 +53,8 @@ impl Backend {
     /// queue URL, or the store's own URL, the store is the queue as in
     /// [`Backend::connect`]. This is what `ZEROG_STORE` and `ZEROG_QUEUE` configure.
     ///
-    /// The only queue apart from a store is `beanstalkd://HOST:PORT` (see
-    /// [`beanstalkd`]): it delivers the jobs whose records and leases the store keeps.
+    /// The only queue apart from a store is `beanstalkd://HOST:PORT` (the
+    /// `beanstalkd` feature): it delivers the jobs whose records and leases the store keeps.
     ///
     /// # Errors
     ///
@@ -71,9 +73,14 @@ impl Backend {
             None => Self::connect(store_url).await,
             Some(queue_url) if queue_url == store_url => Self::connect(store_url).await,
             Some(queue_url) if queue_url.starts_with("beanstalkd://") => {
-                let store = connect_store(store_url).await?;
-                let queue = beanstalkd::BeanstalkdQueue::connect(queue_url, store).await?;
-                Ok(Self::new(Arc::new(queue)))
+                #[cfg(feature = "beanstalkd")]
+                {
+                    let store = connect_store(store_url).await?;
+                    let queue = beanstalkd::BeanstalkdQueue::connect(queue_url, store).await?;
+                    Ok(Self::new(Arc::new(queue)))
+                }
+                #[cfg(not(feature = "beanstalkd"))]
+                Err(super::url::not_built(queue_url, "beanstalkd"))
             }
             Some(queue_url) => Err(StoreError::UnsupportedUrl(queue_url.to_owned())),
         }

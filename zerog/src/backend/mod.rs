@@ -27,10 +27,16 @@
 //!
 //! | URL | store | queue | module |
 //! |---|---|---|---|
-//! | `sqlite://PATH`, `sqlite::memory:` | yes | yes | [`SqliteBackend`] |
-//! | `postgres://…`, `postgresql://…` | yes | yes | [`PostgresBackend`] |
-//! | `redis://…` | yes | yes | [`RedisBackend`] |
-//! | `beanstalkd://host:port` | no | yes | [`beanstalkd::BeanstalkdQueue`], around a store |
+//! | URL | feature |
+//! |---|---|
+//! | `sqlite://PATH`, `sqlite::memory:` | `sqlite` (default) |
+//! | `postgres://…`, `postgresql://…` | `postgres` |
+//! | `redis://…` | `redis` |
+//! | `beanstalkd://host:port`, a queue around any store | `beanstalkd` |
+//!
+//! Each backend is a cargo feature of zerog (`full` turns on all of them), so a
+//! service compiles only the clients it uses; a URL whose backend is left out is
+//! refused with [`StoreError::NotBuilt`].
 //!
 //! # Leases, revisions and fencing
 //!
@@ -41,14 +47,19 @@
 //! a decision made on a record read before ([`Fence::Revision`]) is written only if
 //! the job has not changed since, and is otherwise made again on the new record.
 
+#[cfg(feature = "beanstalkd")]
 pub mod beanstalkd;
 mod handle;
 mod loops;
 mod model;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
+#[cfg(any(feature = "postgres", feature = "redis"))]
 mod wakeups;
 
 use std::collections::BTreeMap;
@@ -66,11 +77,17 @@ pub use model::{
     CancelOutcome, JobPage, ListQuery, QueueStats, Recovered, RunSignal, Stats, WorkerCommand,
     WorkerInfo, WorkerState,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::PostgresBackend;
+#[cfg(feature = "redis")]
 pub use redis::RedisBackend;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 
-pub(crate) use url::{is_plain_name, take_url_params};
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) use url::is_plain_name;
+#[cfg(any(feature = "postgres", feature = "redis", feature = "beanstalkd"))]
+pub(crate) use url::take_url_params;
 
 /// The default store: an SQLite file in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite://zerog.db";
@@ -100,6 +117,17 @@ pub enum StoreError {
     /// A listing cursor that this backend did not hand out.
     #[error("`{0}` is not a listing cursor")]
     BadCursor(String),
+    /// The URL names a backend that this build of zerog leaves out.
+    #[error(
+        "`{url}` needs the `{feature}` backend, which this build leaves out: enable the \
+         `{feature}` feature of the zerog crate"
+    )]
+    NotBuilt {
+        /// The URL, as given.
+        url: String,
+        /// The cargo feature that builds the backend.
+        feature: &'static str,
+    },
     /// The URL names no backend that zerog knows.
     #[error(
         "unsupported backend URL `{0}`: expected sqlite://PATH, sqlite::memory:, \
@@ -119,6 +147,13 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Backend(Box::new(error))
+    }
 }
 
 /// The claim of one worker on one run of a job.
@@ -385,10 +420,12 @@ pub trait Store: Send + Sync + 'static {
 /// compare them with the current time rounded down. A time still ahead is rounded up,
 /// so a job is never reserved before its `run_at`; one already past is rounded down,
 /// so a job enqueued to run now is due at once.
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 pub(crate) fn due_millis(run_at: DateTime<Utc>) -> i64 {
     due_millis_at(run_at, Utc::now())
 }
 
+#[cfg(any(feature = "sqlite", feature = "redis", test))]
 fn due_millis_at(run_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     let floor = run_at.timestamp_millis();
     if run_at <= now || run_at.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
@@ -400,6 +437,7 @@ fn due_millis_at(run_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 
 /// A stored cost as capacity units. Costs are written from a `u32`, so one out of
 /// range is corrupt: it is read as the largest cost, which no worker has room for.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub(crate) fn cost_from_stored(cost: i64) -> u32 {
     u32::try_from(cost).unwrap_or(u32::MAX)
 }

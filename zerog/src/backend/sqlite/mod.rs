@@ -46,12 +46,6 @@ pub struct SqliteBackend {
     pool: SqlitePool,
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        StoreError::Backend(Box::new(error))
-    }
-}
-
 /// Whether `error` is SQLite's SQLITE_BUSY, "database is locked".
 fn is_busy(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("5"))
