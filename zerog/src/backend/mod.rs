@@ -202,6 +202,24 @@ pub struct ReserveRequest<'a> {
     pub only: Option<Uuid>,
 }
 
+impl ReserveRequest<'_> {
+    /// The reservation of a job this request took: `record` as reserved, its lease
+    /// `lease_id`, and its cost as stored.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+    pub(crate) fn reservation(&self, record: JobRecord, lease_id: Uuid, cost: i64) -> Reservation {
+        Reservation {
+            lease: Lease {
+                uuid: record.uuid,
+                id: lease_id,
+                worker: self.worker.to_owned(),
+                duration: self.lease,
+            },
+            record,
+            cost: cost_from_stored(cost),
+        }
+    }
+}
+
 /// A new job for [`Store::insert`].
 #[derive(Debug, Clone, Copy)]
 pub struct NewJob<'a> {

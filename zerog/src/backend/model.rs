@@ -31,14 +31,17 @@ impl ListQuery {
     ///
     /// # Errors
     ///
-    /// [`StoreError::BadCursor`] for a cursor that is not a non-negative number.
+    /// [`StoreError::BadCursor`] for a cursor that is not a number from 0 to
+    /// `i64::MAX`, the range of the SQL stores' sequences.
     pub fn after_seq(&self) -> Result<Option<u64>, StoreError> {
         self.after
             .as_deref()
             .map(|cursor| {
                 cursor
                     .parse::<u64>()
-                    .map_err(|_| StoreError::BadCursor(cursor.to_owned()))
+                    .ok()
+                    .filter(|&seq| i64::try_from(seq).is_ok())
+                    .ok_or_else(|| StoreError::BadCursor(cursor.to_owned()))
             })
             .transpose()
     }
@@ -92,6 +95,23 @@ pub enum RunSignal {
     Cancel,
     /// The lease is no longer the job's: another worker owns it, or it was killed.
     LeaseLost,
+}
+
+impl RunSignal {
+    /// The signal for the run holding `lease`, from the job's current lease id and
+    /// cancel flag, if the job exists.
+    pub fn of(lease: &super::Lease, current: Option<(Option<Uuid>, bool)>) -> Self {
+        match current {
+            Some((Some(id), cancel)) if id == lease.id => {
+                if cancel {
+                    RunSignal::Cancel
+                } else {
+                    RunSignal::Continue
+                }
+            }
+            _ => RunSignal::LeaseLost,
+        }
+    }
 }
 
 /// What a worker is doing, as `GET /workers` shows it.

@@ -37,10 +37,8 @@ pub(super) async fn list(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
-    let after = after
-        .map(i64::try_from)
-        .transpose()
-        .map_err(|_| StoreError::BadCursor(query.after.clone().unwrap_or_default()))?;
+    // Backend::list checked that the cursor fits.
+    let after = after.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX));
     let rows = sqlx::query(backend.sql(
         "SELECT seq, uuid, record FROM {jobs}
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2)

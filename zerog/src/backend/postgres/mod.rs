@@ -538,11 +538,7 @@ impl Store for PostgresBackend {
         }
         Ok(leases
             .iter()
-            .map(|lease| match current.get(&lease.uuid) {
-                Some((Some(id), true)) if *id == lease.id => RunSignal::Cancel,
-                Some((Some(id), false)) if *id == lease.id => RunSignal::Continue,
-                _ => RunSignal::LeaseLost,
-            })
+            .map(|lease| RunSignal::of(lease, current.get(&lease.uuid).copied()))
             .collect())
     }
 

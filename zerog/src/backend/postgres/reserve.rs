@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PostgresBackend, admin::decode_record};
-use crate::backend::{Lease, Reservation, ReserveRequest, StoreError, cost_from_stored};
+use crate::backend::{Reservation, ReserveRequest, StoreError};
 use crate::record::timestamp;
 
 /// The end of both reserve statements: lease the `picked` jobs and return them.
@@ -171,15 +171,6 @@ fn reservation(
     let order = (row.try_get(4)?, row.try_get(5)?);
     Ok((
         order,
-        Reservation {
-            record,
-            lease: Lease {
-                uuid,
-                id: lease_id,
-                worker: request.worker.to_owned(),
-                duration: request.lease,
-            },
-            cost: cost_from_stored(i64::from(cost)),
-        },
+        request.reservation(record, lease_id, i64::from(cost)),
     ))
 }

@@ -49,8 +49,8 @@ use uuid::Uuid;
 
 use super::{
     Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, cost_from_stored,
-    due_millis, is_plain_name, take_url_params,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis, is_plain_name,
+    take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -277,16 +277,8 @@ impl RedisBackend {
                 let uuid = parse_uuid(&job[0])?;
                 let mut record = parse_record(uuid, &job[3])?;
                 reserved(&mut record, &started);
-                Ok(Reservation {
-                    record,
-                    lease: Lease {
-                        uuid,
-                        id: parse_uuid(&job[2])?,
-                        worker: request.worker.to_owned(),
-                        duration: request.lease,
-                    },
-                    cost: cost_from_stored(job[1].parse().unwrap_or(i64::MAX)),
-                })
+                let cost = job[1].parse().unwrap_or(i64::MAX);
+                Ok(request.reservation(record, parse_uuid(&job[2])?, cost))
             })
             .collect()
     }
@@ -412,13 +404,8 @@ impl Store for RedisBackend {
             .iter()
             .zip(replies)
             .map(|(lease, (current, cancel))| {
-                if current.as_deref() != Some(lease.id.to_string().as_str()) {
-                    RunSignal::LeaseLost
-                } else if cancel.as_deref() == Some("1") {
-                    RunSignal::Cancel
-                } else {
-                    RunSignal::Continue
-                }
+                let current = current.and_then(|id| Uuid::parse_str(&id).ok());
+                RunSignal::of(lease, Some((current, cancel.as_deref() == Some("1"))))
             })
             .collect())
     }

@@ -24,8 +24,7 @@ use uuid::Uuid;
 
 use super::{
     Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, cost_from_stored,
-    due_millis,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -237,28 +236,20 @@ impl Store for SqliteBackend {
         .bind(serde_json::to_string(&uuids).expect("strings serialize"))
         .fetch_all(&self.pool)
         .await?;
-        let current: std::collections::HashMap<String, (Option<String>, bool)> = rows
-            .iter()
-            .map(|row| {
-                let cancel = row.get::<i64, _>(2) != 0;
-                (
-                    row.get::<String, _>(0),
-                    (row.get::<Option<String>, _>(1), cancel),
-                )
-            })
-            .collect();
+        let mut current = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let lease = row
+                .get::<Option<&str>, _>(1)
+                .map(admin::parse_uuid)
+                .transpose()?;
+            current.insert(
+                admin::parse_uuid(row.get(0))?,
+                (lease, row.get::<i64, _>(2) != 0),
+            );
+        }
         Ok(leases
             .iter()
-            .map(|lease| match current.get(&lease.uuid.to_string()) {
-                Some((Some(id), cancel)) if *id == lease.id.to_string() => {
-                    if *cancel {
-                        RunSignal::Cancel
-                    } else {
-                        RunSignal::Continue
-                    }
-                }
-                _ => RunSignal::LeaseLost,
-            })
+            .map(|lease| RunSignal::of(lease, current.get(&lease.uuid).copied()))
             .collect())
     }
 
@@ -468,16 +459,7 @@ impl SqliteBackend {
         let uuid = admin::parse_uuid(row.get(0))?;
         let record = parse_record(uuid, row.get::<&str, _>(2))?;
         debug_assert_eq!(record.status, Status::Running);
-        Ok(Some(Reservation {
-            record,
-            lease: Lease {
-                uuid,
-                id: lease_id,
-                worker: request.worker.to_owned(),
-                duration: request.lease,
-            },
-            cost: cost_from_stored(row.get(1)),
-        }))
+        Ok(Some(request.reservation(record, lease_id, row.get(1))))
     }
 }
 #[cfg(test)]
