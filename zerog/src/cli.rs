@@ -18,6 +18,7 @@
 //! follow [`crate::duration`]: `30s`, not ` 30s` or `30 s`. Only the shutdown timeout
 //! may be `0s`.
 
+#[cfg(feature = "http")]
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,9 +27,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backend::{Backend, DEFAULT_STORE_URL};
 use crate::duration;
-use crate::http::{self, ApiState};
 use crate::pruner::Pruner;
 use crate::registry::Registry;
+#[cfg(feature = "http")]
 use crate::validate::example_params;
 use crate::worker::Worker;
 
@@ -154,9 +155,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     match command {
         Command::Run { serve, work } => {
-            let server = start_server(&serve, &backend, &registry)?;
-            let handle = server.handle();
-            let server = tokio::spawn(server);
+            let server = ApiServer::start(&serve, &backend, &registry)?;
             let pruner = spawn_pruner(&serve, &backend);
             worker(work, backend, registry)
                 .run_until(shutdown_signal())
@@ -164,20 +163,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(pruner) = pruner {
                 pruner.abort();
             }
-            handle.stop(true).await;
-            server.await??;
+            server.stop().await?;
         }
         Command::Serve(serve) => {
-            let server = start_server(&serve, &backend, &registry)?;
-            let handle = server.handle();
-            let server = tokio::spawn(server);
+            let server = ApiServer::start(&serve, &backend, &registry)?;
             let pruner = spawn_pruner(&serve, &backend);
             shutdown_signal().await;
             if let Some(pruner) = pruner {
                 pruner.abort();
             }
-            handle.stop(true).await;
-            server.await??;
+            server.stop().await?;
         }
         Command::Work(work) => {
             worker(work, backend, registry)
@@ -211,27 +206,64 @@ fn worker(args: WorkArgs, backend: Backend, registry: Registry) -> Worker {
     worker
 }
 
-fn start_server(
-    args: &ServeArgs,
-    backend: &Backend,
-    registry: &Registry,
-) -> std::io::Result<actix_web::dev::Server> {
-    let listener = TcpListener::bind(&args.bind)?;
-    let address = listener.local_addr()?;
-    let mut state = ApiState::new(backend.clone(), registry.clone())
-        .service_info(&service_name(), env!("CARGO_PKG_VERSION"));
-    if let Some(token) = &args.api_token {
-        state = state.api_token(token);
+/// The HTTP API, serving in the background.
+#[cfg(feature = "http")]
+struct ApiServer {
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+#[cfg(feature = "http")]
+impl ApiServer {
+    fn start(args: &ServeArgs, backend: &Backend, registry: &Registry) -> std::io::Result<Self> {
+        use crate::http::{self, ApiState};
+
+        let listener = TcpListener::bind(&args.bind)?;
+        let address = listener.local_addr()?;
+        let mut state = ApiState::new(backend.clone(), registry.clone())
+            .service_info(&service_name(), env!("CARGO_PKG_VERSION"));
+        if let Some(token) = &args.api_token {
+            state = state.api_token(token);
+        }
+        let server = actix_web::HttpServer::new(move || http::app(state.clone()))
+            .disable_signals()
+            .listen(listener)?
+            .run();
+        print_banner(&format!("http://{address}"), registry);
+        Ok(ApiServer {
+            handle: server.handle(),
+            task: tokio::spawn(server),
+        })
     }
-    let server = actix_web::HttpServer::new(move || http::app(state.clone()))
-        .disable_signals()
-        .listen(listener)?
-        .run();
-    print_banner(&format!("http://{address}"), registry);
-    Ok(server)
+
+    /// Stops taking connections and lets the requests in flight finish.
+    async fn stop(self) -> Result<(), Box<dyn std::error::Error>> {
+        self.handle.stop(true).await;
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Without the `http` feature, there is no API to serve.
+#[cfg(not(feature = "http"))]
+struct ApiServer;
+
+#[cfg(not(feature = "http"))]
+impl ApiServer {
+    fn start(_: &ServeArgs, _: &Backend, _: &Registry) -> std::io::Result<Self> {
+        Err(std::io::Error::other(
+            "this binary was built without zerog's `http` feature, so it cannot serve the API: \
+             run `work`, or build with the feature",
+        ))
+    }
+
+    async fn stop(self) -> Result<(), Box<dyn std::error::Error>> {
+        Ok(())
+    }
 }
 
 /// The service's name for discovery: the binary's file name.
+#[cfg(feature = "http")]
 fn service_name() -> String {
     std::env::current_exe()
         .ok()
@@ -247,6 +279,7 @@ fn spawn_pruner(args: &ServeArgs, backend: &Backend) -> Option<tokio::task::Join
     Some(tokio::spawn(pruner.run_until(std::future::pending())))
 }
 
+#[cfg(feature = "http")]
 fn print_banner(url: &str, registry: &Registry) {
     println!("zerog is serving {url}");
     if let Some(job_type) = registry.iter().next() {

@@ -32,6 +32,7 @@ pub mod backend;
 pub mod cli;
 pub mod context;
 pub mod duration;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod job;
 pub mod lifecycle;
