@@ -498,3 +498,38 @@ pub async fn stats_count_by_status_type_and_queue(ctx: Ctx) {
         "tomorrow's job is not due"
     );
 }
+
+pub async fn ends_of_runs_are_written_together_each_fenced_on_its_own(ctx: Ctx) {
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(enqueue(&ctx, "a", "alpha", 1).await);
+    }
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        taken.push(reserve_within(&ctx, &ask, "a job of the three").await);
+    }
+    // The middle one is killed: its run's end must be refused, alone.
+    let killed = taken[1].record.uuid;
+    ctx.backend.cancel(killed, true).await.unwrap();
+    let ends: Vec<_> = taken
+        .iter()
+        .map(|run| finish(done(run.record.clone(), 200)))
+        .collect();
+    let runs: Vec<_> = taken.iter().map(|run| &run.lease).zip(&ends).collect();
+    let outcomes = ctx.backend.settle_runs(&runs).await.unwrap();
+    assert_eq!(outcomes.len(), 3);
+    for ((run, end), outcome) in taken.iter().zip(&ends).zip(&outcomes) {
+        let stored = ctx.backend.get(run.record.uuid).await.unwrap().unwrap();
+        if run.record.uuid == killed {
+            assert!(
+                matches!(outcome, Err(StoreError::LeaseLost(_))),
+                "{outcome:?}"
+            );
+            assert_eq!(stored.status, Status::Cancelled, "the kill stands");
+        } else {
+            assert!(outcome.is_ok(), "{outcome:?}");
+            assert_eq!(stored, end.record);
+        }
+    }
+}

@@ -221,11 +221,54 @@ impl Backend {
         lease: &Lease,
         transition: &lifecycle::Transition,
     ) -> Result<(), StoreError> {
-        self.write_run(lease, Change::Settle(transition)).await?;
-        if matches!(transition.next, Next::RunAt(at) if at <= Utc::now()) {
+        let mut outcomes = self.settle_runs(&[(lease, transition)]).await?;
+        outcomes
+            .pop()
+            .unwrap_or(Err(StoreError::LeaseLost(lease.uuid)))
+    }
+
+    /// Ends many runs in one write of the store, each fenced on its own lease: a run
+    /// whose lease was lost gets [`StoreError::LeaseLost`] in its place of the answer,
+    /// and the others are written.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error, when the write as a whole failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::write`]: each run's end is written whole or not at all, and one
+    /// that was not keeps its lease, to run again once it expires.
+    pub async fn settle_runs(
+        &self,
+        runs: &[(&Lease, &lifecycle::Transition)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let writes: Vec<Write<'_>> = runs
+            .iter()
+            .map(|(lease, transition)| Write {
+                uuid: lease.uuid,
+                fence: Fence::Lease(lease.id),
+                change: Change::Settle(transition),
+            })
+            .collect();
+        let outcomes = self.store.write(&writes).await?;
+        let now = Utc::now();
+        let mut due = false;
+        let answers = runs
+            .iter()
+            .zip(outcomes)
+            .map(|((lease, transition), outcome)| match outcome {
+                WriteOutcome::Written => {
+                    due |= matches!(transition.next, Next::RunAt(at) if at <= now);
+                    Ok(())
+                }
+                WriteOutcome::Refused => Err(StoreError::LeaseLost(lease.uuid)),
+            })
+            .collect();
+        if due {
             self.submitted.notify_waiters();
         }
-        Ok(())
+        Ok(answers)
     }
 
     async fn write_run(&self, lease: &Lease, change: Change<'_>) -> Result<(), StoreError> {

@@ -9,10 +9,11 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::completer::Completer;
 use super::tracker::Tracker;
 use crate::backend::{Backend, Reservation, RunSignal, StoreError};
 use crate::context::JobContext;
-use crate::lifecycle::{self, Clock, Next, RunOutcome, Transition};
+use crate::lifecycle::{self, Clock, Next, RunOutcome};
 use crate::metrics;
 use crate::registry::{JobType, RunReport};
 
@@ -21,8 +22,9 @@ pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs the reserved job to its end and records the end. When `release` turns true
 /// (the worker's shutdown deadline passed), the run is stopped and the job put back.
-pub(crate) async fn execute(
+pub(super) async fn execute(
     backend: Backend,
+    completer: Completer,
     job_type: JobType,
     reservation: Reservation,
     mut release: watch::Receiver<bool>,
@@ -64,7 +66,10 @@ pub(crate) async fn execute(
         Watched::Released => {
             handle.abort();
             let transition = lifecycle::released(record, Utc::now());
-            match settle(&backend, &tracker, &transition).await {
+            match completer
+                .complete(tracker.lease().clone(), transition)
+                .await
+            {
                 Ok(()) => tracing::info!(job.uuid = %uuid, "released unfinished at shutdown"),
                 Err(error) => {
                     tracing::error!(job.uuid = %uuid, %error, "could not release at shutdown; the job runs again when its lease expires");
@@ -85,19 +90,13 @@ pub(crate) async fn execute(
         (_, Next::RunAt(_)) => {}
     }
     metrics::observe_run(spec.job_type, started.elapsed(), outcome);
-    if let Err(error) = settle(&backend, &tracker, &transition).await {
+    if let Err(error) = completer
+        .complete(tracker.lease().clone(), transition)
+        .await
+    {
         // The job keeps its lease, so it runs again once the lease expires: nothing is lost.
         tracing::error!(job.uuid = %uuid, %error, "could not record the end of a run");
     }
-}
-
-/// Writes the end of the run, retrying through passing backend failures.
-async fn settle(
-    backend: &Backend,
-    tracker: &Tracker,
-    transition: &Transition,
-) -> Result<(), StoreError> {
-    with_retries(|| backend.settle_run(tracker.lease(), transition)).await
 }
 
 /// How the watch over a run ended.
@@ -175,27 +174,6 @@ async fn released(release: &mut watch::Receiver<bool>) {
         }
         if release.changed().await.is_err() {
             std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Retries a write through passing backend failures, for up to about a minute. A lost
-/// lease is final.
-async fn with_retries<F, Fut>(mut write: F) -> Result<(), StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), StoreError>>,
-{
-    let mut delay = Duration::from_millis(100);
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match write().await {
-            Err(StoreError::Backend(error)) if tokio::time::Instant::now() < give_up => {
-                tracing::warn!(%error, "write failed; retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            result => return result,
         }
     }
 }

@@ -42,6 +42,7 @@
 //!   stopped and released back to the queue, unfinished, with no attempt used. A drain
 //!   with `exit` makes [`Worker::run_until`] return once nothing runs.
 
+mod completer;
 mod directory;
 mod execute;
 mod housekeeping;
@@ -238,6 +239,8 @@ struct Pool {
     /// What the directory asks of this worker, as housekeeping hears it.
     commands: watch::Receiver<WorkerCommand>,
     housekeeping: tokio::task::JoinHandle<()>,
+    /// Writes the ends of runs, many at a time.
+    completer: Option<(completer::Completer, tokio::task::JoinHandle<()>)>,
 }
 
 impl Pool {
@@ -266,7 +269,9 @@ impl Pool {
             snapshot: snapshots,
             commands: command_tx,
         };
+        let completer = Some(completer::Completer::start(worker.backend.clone()));
         Pool {
+            completer,
             worker,
             job_types,
             runs: JoinSet::new(),
@@ -388,9 +393,11 @@ impl Pool {
         let uuid = reservation.record.uuid;
         let release = self.release.subscribe();
         let backend = self.worker.backend.clone();
-        let task = self
-            .runs
-            .spawn(execute::execute(backend, job_type, reservation, release));
+        let Some((completer, _)) = &self.completer else {
+            return;
+        };
+        let run = execute::execute(backend, completer.clone(), job_type, reservation, release);
+        let task = self.runs.spawn(run);
         self.costs.insert(task.id(), (cost, uuid));
         self.used += cost;
     }
@@ -445,6 +452,11 @@ impl Pool {
         }
         while let Some(ended) = self.runs.join_next_with_id().await {
             self.ended(ended);
+        }
+        // Every run has its answer; the completer ends with its last batch.
+        if let Some((completer, task)) = self.completer.take() {
+            drop(completer);
+            let _ = task.await;
         }
         // Housekeeping may be waiting on a store that is down; the worker leaves
         // anyway, and a heartbeat cut short is cancel safe.

@@ -396,6 +396,63 @@ fn stored_cost(cost: u32) -> i32 {
     i32::try_from(cost).unwrap_or(i32::MAX)
 }
 
+/// Ends many runs in one statement, each fenced on its own lease: the worker's
+/// completer writes its batches this way.
+async fn settle_runs(
+    backend: &PostgresBackend,
+    writes: &[Write<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let mut uuids = Vec::with_capacity(writes.len());
+    let mut leases = Vec::with_capacity(writes.len());
+    let mut statuses = Vec::with_capacity(writes.len());
+    let mut records = Vec::with_capacity(writes.len());
+    let mut run_ats = Vec::with_capacity(writes.len());
+    for write in writes {
+        let (Fence::Lease(lease), Change::Settle(transition)) = (write.fence, write.change) else {
+            unreachable!("only the ends of runs are written together");
+        };
+        uuids.push(write.uuid);
+        leases.push(lease);
+        statuses.push(transition.record.status.as_str());
+        records.push(sqlx::types::Json(&transition.record));
+        run_ats.push(match transition.next {
+            Next::RunAt(at) => Some(at),
+            Next::Finished => None,
+        });
+    }
+    let written: Vec<Uuid> = sqlx::query_scalar(backend.sql(
+        "UPDATE {jobs} j
+         SET status = b.status, record = b.record, run_at = b.run_at,
+             finished_at = CASE WHEN b.run_at IS NULL THEN $6 END,
+             lease_id = NULL, worker_id = NULL, lease_expires_at = NULL,
+             updated_at = $6, revision = j.revision + 1
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::timestamptz[])
+             AS b(uuid, lease, status, record, run_at)
+         WHERE j.uuid = b.uuid AND j.lease_id = b.lease
+         RETURNING j.uuid",
+    ))
+    .bind(&uuids)
+    .bind(&leases)
+    .bind(&statuses)
+    .bind(&records)
+    .bind(&run_ats)
+    .bind(now)
+    .fetch_all(&backend.inner.pool)
+    .await?;
+    let written: std::collections::HashSet<Uuid> = written.into_iter().collect();
+    Ok(uuids
+        .iter()
+        .map(|uuid| {
+            if written.contains(uuid) {
+                WriteOutcome::Written
+            } else {
+                WriteOutcome::Refused
+            }
+        })
+        .collect())
+}
+
 /// Applies one fenced write on `conn`.
 async fn write_one(
     backend: &PostgresBackend,
@@ -500,7 +557,15 @@ impl Store for PostgresBackend {
     async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
         let now = Utc::now();
         let mut outcomes = Vec::with_capacity(writes.len());
-        if let [write] = writes {
+        let ends_of_runs = writes.iter().all(|write| {
+            matches!(
+                (write.fence, write.change),
+                (Fence::Lease(_), Change::Settle(_))
+            )
+        });
+        if writes.len() > 1 && ends_of_runs {
+            outcomes = settle_runs(self, writes, now).await?;
+        } else if let [write] = writes {
             let mut conn = self.inner.pool.acquire().await?;
             outcomes.push(write_one(self, &mut conn, write, now).await?);
         } else {
