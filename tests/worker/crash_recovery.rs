@@ -2,9 +2,6 @@
 //!
 //! Workers are child processes of the test service binary on one SQLite file.
 
-#[path = "bin/jobs.rs"]
-mod jobs;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +13,8 @@ use zerog::lifecycle::{WORKER_DIED_ERROR, WORKER_DIED_EVENT};
 use zerog::{Job, JobRecord, Registry, Status};
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{sqlite_url, wait_for};
+
+use crate::jobs;
 
 const SERVICE: &str = env!("CARGO_BIN_EXE_zerog-test-service");
 

@@ -1,11 +1,9 @@
 //! The backend conformance suite on PostgreSQL as the store and beanstalkd as the
 //! queue: a schema and a tube prefix per test.
 
-#[macro_use]
-mod conformance;
-
-use conformance::{Caps, Subject};
 use zerog_tests::services;
+
+use crate::{Caps, Subject};
 
 async fn open(test: &'static str) -> Option<Subject> {
     let isolated = services::postgres_beanstalkd(test).await?;

@@ -1,10 +1,5 @@
 //! A real TCP port and a real worker: submit the examples and follow them to the end.
 
-#[path = "../examples/jobs/prime_sieve.rs"]
-mod prime_sieve;
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +7,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use zerog::backend::{
-    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
+    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, StoreError,
+    Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
 };
 use zerog::{JobRecord, Registry, Status};
 use zerog_tests::Service;
+
+use crate::{prime_sieve, waste_time};
 
 async fn service() -> Service {
     let backend = Backend::connect("sqlite::memory:").await.unwrap();

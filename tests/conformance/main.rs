@@ -2,13 +2,13 @@
 //! that the worker, the API and the operators rely on, written once and run against
 //! every backend with the same assertions.
 //!
-//! A test file opens its backend and lists the suite:
+//! One test binary holds the suite and a module per backend (`sqlite`, `postgres`,
+//! `redis`, `pg_beanstalkd`), so the suite's tests of each backend have names of their
+//! own, like `sqlite::reserve_waits_for_run_at`. A backend's module opens its backend
+//! and lists the suite:
 //!
 //! ```ignore
-//! #[macro_use]
-//! mod conformance;
-//!
-//! async fn open(test: &'static str) -> Option<conformance::Subject> { ... }
+//! async fn open(test: &'static str) -> Option<crate::Subject> { ... }
 //!
 //! conformance_suite!(open);
 //! ```
@@ -34,8 +34,8 @@ use zerog::{JobRecord, JobSpec, Outcome, RetryPolicy};
 use zerog_tests::services::Cleanup;
 use zerog_tests::wait_for;
 
-pub use cases::*;
-pub use leases::*;
+pub(crate) use cases::*;
+pub(crate) use leases::*;
 
 /// What a backend can and cannot do, where backends differ by design.
 #[derive(Debug, Clone, Copy)]
@@ -131,13 +131,19 @@ macro_rules! conformance_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                conformance::run(stringify!($case), $open, conformance::$case).await;
+                crate::run(stringify!($case), $open, crate::$case).await;
             }
         )*
     };
 }
 
-pub const SPEC: JobSpec = JobSpec {
+// After the macro, which they expand.
+mod pg_beanstalkd;
+mod postgres;
+mod redis;
+mod sqlite;
+
+pub(crate) const SPEC: JobSpec = JobSpec {
     job_type: "conformance",
     rust_type: "Conformance",
     queue: "conformance",

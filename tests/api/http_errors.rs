@@ -1,9 +1,6 @@
 //! Every error row of SPEC §4 for the endpoints of the foundation, each asserting the
 //! status and the JSON body. The app is mounted without a port.
 
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header;
 use actix_web::test::{self, TestRequest};
@@ -11,6 +8,8 @@ use serde_json::{Value, json};
 use zerog::Registry;
 use zerog::backend::Backend;
 use zerog::http::{self, ApiState};
+
+use crate::waste_time;
 
 async fn app()
 -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {

@@ -1,9 +1,6 @@
 //! `GET /events/{uuid}`: Server-Sent Events, read to the final event while the job runs
 //! in a worker in another process, on the same SQLite file.
 
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +12,8 @@ use zerog::http::ApiState;
 use zerog_tests::api::{self, call, get, post_json};
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{DEADLINE, Service, sqlite_url};
+
+use crate::waste_time;
 
 const SERVICE: &str = env!("CARGO_BIN_EXE_zerog-test-service");
 

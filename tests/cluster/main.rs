@@ -1,8 +1,12 @@
 //! A zerog cluster of child processes for the multi-process and outage tests: one
 //! `serve` process and several `work` processes of the test service binary, sharing a
-//! store (and maybe a queue), all killed when the cluster is dropped.
+//! store (and maybe a queue), all killed when the cluster is dropped. The tests are
+//! this binary's modules: `multiprocess` and `outage`.
 
 #![allow(dead_code)]
+
+mod multiprocess;
+mod outage;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,10 @@
 //! The backend conformance suite on Redis, a key prefix per test.
 
-#[macro_use]
-mod conformance;
-
-use conformance::{Caps, Subject};
 use zerog::backend::{RedisBackend, StoreError};
 use zerog_tests::services;
+
+use crate as conformance;
+use crate::{Caps, Subject};
 
 async fn open(test: &'static str) -> Option<Subject> {
     let isolated = services::redis(test).await?;

@@ -2,13 +2,12 @@
 //! PostgreSQL does: enqueue inside the caller's transaction, and migrations that two
 //! processes may race to apply.
 
-#[macro_use]
-mod conformance;
-
 use chrono::Utc;
-use conformance::{Caps, Subject};
 use zerog::backend::{PostgresBackend, Store, StoreError};
 use zerog_tests::services::{self, Service};
+
+use crate as conformance;
+use crate::{Caps, Subject};
 
 async fn open(test: &'static str) -> Option<Subject> {
     let isolated = services::postgres(test).await?;

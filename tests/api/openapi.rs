@@ -9,11 +9,6 @@
 //! `.ci/run` also checks the document with `openapi-spec-validator` and fuzzes the
 //! server with schemathesis.
 
-#[path = "../examples/jobs/prime_sieve.rs"]
-mod prime_sieve;
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -26,6 +21,8 @@ use zerog::http::{ApiState, openapi_document};
 use zerog::worker::Worker;
 use zerog_tests::api::{self, Answer, TestApp, call, get, post_json};
 use zerog_tests::{DEADLINE, sqlite_url, wait_for};
+
+use crate::{prime_sieve, waste_time};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 

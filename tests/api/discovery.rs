@@ -2,11 +2,6 @@
 //! and error row; a client that walks the tree as a Spacewalk client would; and the
 //! derive's reserved words held to the routes.
 
-#[path = "../examples/jobs/prime_sieve.rs"]
-mod prime_sieve;
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -14,6 +9,8 @@ use zerog::backend::Backend;
 use zerog::http::ApiState;
 use zerog::{Job, JobContext, JobError, Outcome, Registry};
 use zerog_tests::api::{self, TestApp, call, get, post_json};
+
+use crate::{prime_sieve, waste_time};
 
 /// Resizes an image (a job two branches deep).
 #[derive(Job, Serialize, Deserialize, JsonSchema)]
@@ -333,7 +330,7 @@ async fn flat_routes_are_never_shadowed_and_answer_405_with_allow() {
 /// the first segment of every route the server has.
 #[test]
 fn the_derive_reserves_every_route_word() {
-    let reserved: Vec<&str> = include_str!("../zerog-derive/src/route_words.txt")
+    let reserved: Vec<&str> = include_str!("../../zerog-derive/src/route_words.txt")
         .lines()
         .map(str::trim)
         .filter(|word| !word.is_empty())

@@ -1,10 +1,8 @@
 //! The backend conformance suite on SQLite: a fresh database file per test.
 
-#[macro_use]
-mod conformance;
-
-use conformance::{Caps, Subject};
 use zerog::backend::Backend;
+
+use crate::{Caps, Subject};
 
 async fn open(_test: &'static str) -> Option<Subject> {
     let dir = tempfile::tempdir().expect("a temporary directory");

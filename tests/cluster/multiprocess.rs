@@ -4,14 +4,13 @@
 //! says its worker died. The exactly-once run is repeated on Redis and on PostgreSQL
 //! with beanstalkd delivering.
 
-mod cluster;
-
 use std::time::{Duration, Instant};
 
-use cluster::{Cluster, Settings, check_every_job, done_count, wait_done};
 use serde_json::json;
 use zerog_tests::services::{self, Isolated, Service};
 use zerog_tests::wait_for;
+
+use crate::{Cluster, Settings, check_every_job, done_count, wait_done};
 
 const JOBS: usize = 2000;
 

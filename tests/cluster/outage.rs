@@ -3,16 +3,15 @@
 //! processes report errors without crashing, `/health` answers 503 while the service
 //! is away, everything recovers when it is back, and no accepted job is lost.
 
-mod cluster;
-
 use std::time::Duration;
 
-use cluster::{Cluster, Settings, check_every_job, done_count, wait_done};
 use serde_json::json;
 use zerog::backend::Backend;
 use zerog_tests::proxy::Proxy;
 use zerog_tests::services::{self, Service};
 use zerog_tests::wait_for;
+
+use crate::{Cluster, Settings, check_every_job, done_count, wait_done};
 
 /// Jobs submitted before, during and after the outage.
 const BEFORE: usize = 120;

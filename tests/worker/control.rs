@@ -1,9 +1,6 @@
 //! Cancel (queued, waiting, running, kill), the worker directory, and drain and
 //! graceful shutdown of worker processes.
 
-#[path = "bin/jobs.rs"]
-mod jobs;
-
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -11,6 +8,8 @@ use zerog::Registry;
 use zerog::backend::Backend;
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{DEADLINE, Service, sqlite_url, wait_for};
+
+use crate::jobs;
 
 const SERVICE: &str = env!("CARGO_BIN_EXE_zerog-test-service");
 

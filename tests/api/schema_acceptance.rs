@@ -6,16 +6,13 @@
 //! the server: the server answers 201 exactly when the schema says valid, and 400
 //! `validation` otherwise.
 
-#[path = "../examples/jobs/prime_sieve.rs"]
-mod prime_sieve;
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use serde_json::{Map, Value, json};
 use zerog::Registry;
 use zerog::backend::Backend;
 use zerog::http::ApiState;
 use zerog_tests::api::{self, call, get, post_json};
+
+use crate::{prime_sieve, waste_time};
 
 /// Random bodies per job type, on top of the boundary cases.
 const RANDOM_BODIES: usize = 400;

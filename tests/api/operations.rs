@@ -1,9 +1,6 @@
 //! `/health`, `/metrics`, the bearer token, the limits (body size, nesting depth), no
 //! internal error text in 503s, and the access log.
 
-#[path = "../examples/jobs/waste_time.rs"]
-mod waste_time;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -24,6 +21,8 @@ use zerog::{JobRecord, Registry, Status};
 use zerog_tests::api::{self, TestApp, call, get, post_json};
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{DEADLINE, sqlite_url, wait_for};
+
+use crate::waste_time;
 
 const UUID: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
 /// What the failing store says inside; no answer may repeat it.

@@ -1,0 +1,17 @@
+//! The HTTP API, from the routes' errors and the parameters' validation to discovery,
+//! the OpenAPI document, listing, events and operations: one test binary, a module per
+//! area, so that zerog is linked once for all of them.
+
+#[path = "../../examples/jobs/prime_sieve.rs"]
+mod prime_sieve;
+#[path = "../../examples/jobs/waste_time.rs"]
+mod waste_time;
+
+mod discovery;
+mod events;
+mod http_errors;
+mod listing;
+mod openapi;
+mod operations;
+mod schema_acceptance;
+mod validation;
