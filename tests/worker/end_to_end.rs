@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use zerog::backend::{
-    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, StoreError,
-    Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
+    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
 };
 use zerog::{JobRecord, Registry, Status};
 use zerog_tests::Service;
