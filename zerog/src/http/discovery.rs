@@ -3,27 +3,25 @@
 //! an example body, and links to the monitoring endpoints (those that the route table
 //! names, and the hierarchy's root).
 
-use std::borrow::Cow;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
-use actix_web::{HttpResponse, web};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Serialize, Serializer};
-use serde_json::{Map, Value, json};
-
-use super::{ApiState, routes};
+use super::ApiState;
 use crate::registry::JobType;
 use crate::validate::example_params;
 
-/// The answer of `GET /`.
+/// The answer of `GET /`, with the links `L` that the route table gives.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Discovery {
+#[schemars(rename = "Discovery")]
+pub(super) struct Discovery<L> {
     /// The service.
     service: Service,
     /// Every job type it accepts, sorted by job type.
     job_types: Vec<JobTypeEntry>,
     /// Where to watch jobs and the service; `{uuid}` stands for a job's uuid.
-    links: Links,
+    links: L,
 }
 
 /// The service's name and version.
@@ -61,41 +59,6 @@ pub(super) struct JobTypeEntry {
     example: Value,
 }
 
-/// Links to the monitoring endpoints: one per linked entry of the route table, and the
-/// hierarchy's root.
-#[derive(Debug)]
-pub(super) struct Links;
-
-impl Serialize for Links {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(routes::links().map(|(link, path)| (link.key, path)))
-    }
-}
-
-impl JsonSchema for Links {
-    fn schema_name() -> Cow<'static, str> {
-        "Links".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        for (link, _) in routes::links() {
-            properties.insert(
-                link.key.to_owned(),
-                json!({ "type": "string", "description": link.about }),
-            );
-            required.push(link.key);
-        }
-        json_schema!({
-            "description": "Links to the monitoring endpoints.",
-            "type": "object",
-            "properties": properties,
-            "required": required,
-        })
-    }
-}
-
 fn entry(job_type: &JobType) -> JobTypeEntry {
     let spec = job_type.spec();
     let leaf = if spec.path.is_empty() {
@@ -117,13 +80,14 @@ fn entry(job_type: &JobType) -> JobTypeEntry {
     }
 }
 
-pub(super) async fn discovery(state: web::Data<ApiState>) -> HttpResponse {
-    HttpResponse::Ok().json(Discovery {
+/// What `GET /` answers for `state`, with `links`.
+pub(super) fn discovery<L>(state: &ApiState, links: L) -> Discovery<L> {
+    Discovery {
         service: Service {
             name: state.service_name.to_string(),
             version: state.service_version.to_string(),
         },
         job_types: state.registry.iter().map(entry).collect(),
-        links: Links,
-    })
+        links,
+    }
 }

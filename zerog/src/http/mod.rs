@@ -55,7 +55,7 @@ use crate::backend::Backend;
 use crate::registry::Registry;
 
 pub use error::ApiError;
-pub use openapi::openapi_document;
+pub use routes::openapi_document;
 
 /// The largest request body accepted by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;

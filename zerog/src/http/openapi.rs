@@ -17,19 +17,16 @@
 //! - for each operation, every answer it gives, errors included (`ErrorBody`);
 //! - the bearer scheme, when the server requires a token.
 
-use actix_web::{HttpResponse, web};
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use super::discovery::Discovery;
 use super::error::ErrorBody;
 use super::events::{EVENT_STREAM_MEDIA_TYPE, ProgressEvent};
 use super::health::Health;
 use super::hierarchy::{self, Branch, Leaf};
 use super::listing::{AGE_PATTERN, CURSOR_PATTERN, DEFAULT_LIMIT, Deleted, JobList, MAX_LIMIT};
 use super::monitor::{DataView, ProgressView};
-use super::routes;
 use super::schema::SCHEMA_MEDIA_TYPE;
 use super::{ApiState, DEFAULT_EVENTS_POLL_INTERVAL};
 use crate::backend::WorkerInfo;
@@ -47,36 +44,16 @@ pub(super) enum Operation {
     PerJobType(fn(&mut Components, &JobType, &ApiState) -> Value),
 }
 
-pub(super) async fn openapi(state: web::Data<ApiState>) -> HttpResponse {
-    HttpResponse::Ok().json(openapi_document(&state))
-}
-
-/// The OpenAPI 3.1 document of the API that `state` serves, as `GET /openapi.json`
-/// answers it.
-pub fn openapi_document(state: &ApiState) -> Value {
+/// The OpenAPI 3.1 document of the API that `state` serves, with the flat routes'
+/// paths from `flat_paths`, which documents them in the same components.
+pub(super) fn document(
+    state: &ApiState,
+    flat_paths: impl FnOnce(&mut Components, &mut Map<String, Value>),
+) -> Value {
     let mut components = Components::new();
     let mut paths = Map::new();
     let secured = state.token.is_some();
-
-    for route in &routes::ROUTES {
-        let documented: Vec<(String, Value)> = match route.operation {
-            Operation::Single(build) => {
-                vec![(route.path.to_owned(), build(&mut components, state))]
-            }
-            Operation::PerJobType(build) => state
-                .registry
-                .iter()
-                .map(|job_type| {
-                    let path = route.path.replace("{jobType}", job_type.spec().job_type);
-                    (path, build(&mut components, job_type, state))
-                })
-                .collect(),
-        };
-        let method = route.method.as_str().to_ascii_lowercase();
-        for (path, operation) in documented {
-            paths.entry(path).or_insert_with(|| json!({}))[method.as_str()] = operation;
-        }
-    }
+    flat_paths(&mut components, &mut paths);
     hierarchy_paths(&mut paths, &mut components, state);
     if secured {
         require_token(&mut paths);
@@ -150,7 +127,7 @@ impl Components {
     }
 
     /// A `$ref` to the schema of `T`, adding it to the components.
-    fn of<T: JsonSchema>(&mut self) -> Value {
+    pub(super) fn of<T: JsonSchema>(&mut self) -> Value {
         self.generator.subschema_for::<T>().to_value()
     }
 
@@ -224,7 +201,7 @@ fn error_ref() -> Value {
 }
 
 /// A JSON answer with `schema`.
-fn answer(description: &str, schema: Value) -> Value {
+pub(super) fn answer(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema } } })
 }
 
@@ -263,15 +240,6 @@ fn operation_id(prefix: &str, path: &str) -> String {
     } else {
         format!("{prefix}_{}", words.join("_"))
     }
-}
-
-pub(super) fn discovery(components: &mut Components, _: &ApiState) -> Value {
-    json!({
-        "operationId": "discover",
-        "tags": ["discovery"],
-        "summary": "The service, its job types and links to the monitoring endpoints",
-        "responses": { "200": answer("The service's description", components.of::<Discovery>()) },
-    })
 }
 
 pub(super) fn openapi_operation(_: &mut Components, _: &ApiState) -> Value {

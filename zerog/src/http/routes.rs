@@ -22,15 +22,19 @@
 //! The endpoint hierarchy's paths are dynamic and stay out of the table: the app
 //! resolves them only when no entry matched, so a flat route always wins.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value, json};
 
-use super::openapi::{self, Operation};
+use super::openapi::{self, Components, Operation};
 use super::{
-    ApiError, control, discovery, events, health, hierarchy, listing, metrics, monitor, schema,
-    submit,
+    ApiError, ApiState, control, discovery, events, health, hierarchy, listing, metrics, monitor,
+    schema, submit,
 };
 
 /// One method on one flat path.
@@ -84,13 +88,13 @@ pub(super) static ROUTES: [Route; 15] = [
     Route::new(
         Method::GET,
         "/",
-        || web::route().to(discovery::discovery),
-        Operation::Single(openapi::discovery),
+        || web::route().to(discover),
+        Operation::Single(discovery_operation),
     ),
     Route::new(
         Method::GET,
         "/openapi.json",
-        || web::route().to(openapi::openapi),
+        || web::route().to(openapi),
         Operation::Single(openapi::openapi_operation),
     )
     .linked("openapi", "This API as OpenAPI 3.1."),
@@ -252,6 +256,88 @@ pub(super) fn links() -> impl Iterator<Item = (&'static Link, String)> {
         .iter()
         .map(|link| (link, format!("/{}", link.key)));
     flat.chain(hierarchy)
+}
+
+/// Links to the monitoring endpoints: one per linked entry of the route table, and the
+/// hierarchy's root.
+#[derive(Debug)]
+pub(super) struct Links;
+
+impl Serialize for Links {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(links().map(|(link, path)| (link.key, path)))
+    }
+}
+
+impl JsonSchema for Links {
+    fn schema_name() -> Cow<'static, str> {
+        "Links".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for (link, _) in links() {
+            properties.insert(
+                link.key.to_owned(),
+                json!({ "type": "string", "description": link.about }),
+            );
+            required.push(link.key);
+        }
+        json_schema!({
+            "description": "Links to the monitoring endpoints.",
+            "type": "object",
+            "properties": properties,
+            "required": required,
+        })
+    }
+}
+
+/// `GET /`: the service, its job types, and the table's links.
+async fn discover(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok().json(discovery::discovery(&state, Links))
+}
+
+fn discovery_operation(components: &mut Components, _: &ApiState) -> Value {
+    let schema = components.of::<discovery::Discovery<Links>>();
+    json!({
+        "operationId": "discover",
+        "tags": ["discovery"],
+        "summary": "The service, its job types and links to the monitoring endpoints",
+        "responses": { "200": openapi::answer("The service's description", schema) },
+    })
+}
+
+/// `GET /openapi.json`.
+async fn openapi(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok().json(openapi_document(&state))
+}
+
+/// The OpenAPI 3.1 document of the API that `state` serves, as `GET /openapi.json`
+/// answers it: every route of the table documented by its operation, and the
+/// hierarchy's paths.
+pub fn openapi_document(state: &ApiState) -> Value {
+    openapi::document(state, |components, paths| {
+        for route in &ROUTES {
+            let documented: Vec<(String, Value)> = match route.operation {
+                Operation::Single(build) => {
+                    vec![(route.path.to_owned(), build(components, state))]
+                }
+                Operation::PerJobType(build) => state
+                    .registry
+                    .iter()
+                    .map(|job_type| {
+                        let path = route.path.replace("{jobType}", job_type.spec().job_type);
+                        (path, build(components, job_type, state))
+                    })
+                    .collect(),
+            };
+            let method = route.method.as_str().to_ascii_lowercase();
+            for (path, operation) in documented {
+                paths.entry(path).or_insert_with(|| json!({}))[method.as_str()] = operation;
+            }
+        }
+    })
 }
 
 /// The first segment of every route, flat or of the hierarchy's root, each once.
