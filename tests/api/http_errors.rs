@@ -199,6 +199,9 @@ async fn the_monitoring_views_of_a_queued_job() {
     ] {
         assert!(info.get(key).is_some(), "/info lacks {key}: {info}");
     }
+    // ZeroG's `BaseJob.info()` and Spacewalk's info handler carried `result`.
+    assert_eq!(info["result"], -1, "{info}");
+    assert_eq!(info["result"], info["resultCode"]);
 
     let (status, body) = call(&app, TestRequest::get().uri(&format!("/data/{uuid}"))).await;
     assert_error(status, &body, 409, "not_finished");

@@ -86,12 +86,14 @@ pub(super) async fn load(state: &ApiState, uuid: &str) -> Result<JobRecord, ApiE
         .ok_or(ApiError::UnknownJob(uuid))
 }
 
-/// The record without `params` and `data`, as `/info` serves it.
+/// The record without `params` and `data`, plus `result` (= `resultCode`, the key
+/// that ZeroG's and Spacewalk's clients read), as `/info` serves it.
 pub(super) fn info_view(record: &JobRecord) -> Value {
     let mut view = serde_json::to_value(record).expect("a job record serializes");
     if let Value::Object(map) = &mut view {
         map.remove("params");
         map.remove("data");
+        map.insert("result".into(), Value::from(record.result_code));
     }
     view
 }

@@ -166,7 +166,21 @@ impl Components {
                     required.retain(|name| name != key);
                 }
             }
-            info["description"] = json!("A job's record without `params` and `data`.");
+            if let Some(Value::Object(properties)) = info.get_mut("properties") {
+                properties.insert(
+                    "result".into(),
+                    json!({
+                        "type": "integer",
+                        "format": "int64",
+                        "description": "`resultCode` again, under the key that ZeroG and Spacewalk clients read.",
+                    }),
+                );
+            }
+            if let Some(Value::Array(required)) = info.get_mut("required") {
+                required.push(json!("result"));
+            }
+            info["description"] =
+                json!("A job's record without `params` and `data`, with `result`.");
             schemas.insert("JobInfo".into(), info);
         }
         schemas.extend(self.params);

@@ -74,6 +74,15 @@ impl SqliteBackend {
     /// Cancel safe: every migration runs in its own transaction.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let memory = url.contains(":memory:");
+        // An empty path gives each pooled connection a private temporary database of
+        // its own, of which only one is migrated: jobs would be accepted and lost.
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.split('?').next().unwrap_or_default().is_empty() {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
             .create_if_missing(true)
@@ -482,6 +491,27 @@ mod tests {
                 run_at: Utc::now(),
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_url_without_a_path_is_refused() {
+        for url in [
+            "sqlite://",
+            "sqlite:",
+            "sqlite://?mode=rwc",
+            "sqlite:?mode=rwc",
+        ] {
+            let error = SqliteBackend::connect(url).await.unwrap_err();
+            let message = error.to_string();
+            assert!(
+                matches!(error, StoreError::UnsupportedUrl(_)),
+                "{url}: {message}"
+            );
+            assert!(
+                message.contains("sqlite://PATH") && message.contains("sqlite::memory:"),
+                "{url}: {message}"
+            );
+        }
     }
 
     #[tokio::test]
