@@ -86,3 +86,48 @@ async fn serve_and_work_processes_share_one_sqlite_file() {
     }
     drop(workers);
 }
+
+/// Starts the service binary with `env`, expecting it to refuse at once; its stderr.
+fn refused_at_start(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zerog-test-service"))
+        .arg("run")
+        .env("ZEROG_STORE", zerog_tests::sqlite_url(&dir))
+        .env("ZEROG_BIND", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the service binary starts");
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > give_up {
+            child.kill().unwrap();
+            panic!("the service started with {env:?}; it should have refused");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{env:?} exited 0: {stderr}");
+    stderr
+}
+
+#[test]
+fn settings_that_would_fail_silently_are_refused_at_start() {
+    let empty = refused_at_start(&[("ZEROG_API_TOKEN", "")]);
+    assert!(empty.contains("leave the API open"), "{empty}");
+    let spaced = refused_at_start(&[("ZEROG_API_TOKEN", " s3cret ")]);
+    assert!(spaced.contains("spaces around it"), "{spaced}");
+    assert!(
+        !spaced.contains("s3cret"),
+        "the token is not printed: {spaced}"
+    );
+    let idle = refused_at_start(&[("ZEROG_CAPACITY", "0")]);
+    assert!(idle.contains("--capacity"), "{idle}");
+    let no_path = refused_at_start(&[("ZEROG_STORE", "sqlite://")]);
+    assert!(no_path.contains("sqlite://PATH"), "{no_path}");
+}

@@ -83,7 +83,7 @@ struct ServeArgs {
 #[derive(Debug, Args, Default)]
 struct WorkArgs {
     /// Capacity units of the worker (default: the number of CPUs).
-    #[arg(long, env = "ZEROG_CAPACITY")]
+    #[arg(long, env = "ZEROG_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
     capacity: Option<u32>,
     /// Serve only these queues, comma-separated (default: every queue).
     #[arg(long, env = "ZEROG_QUEUES", value_delimiter = ',')]
@@ -103,6 +103,24 @@ struct WorkArgs {
     /// The worker's name, the last part of its id `host:pid:name`.
     #[arg(long = "worker-name", env = "ZEROG_WORKER_NAME")]
     worker_name: Option<String>,
+}
+
+/// A bearer token as given: not empty, which would leave the API open, and without
+/// spaces around it, which no client's header could ever match.
+#[cfg(feature = "http")]
+fn parse_api_token(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err(
+            "an empty token would leave the API open: unset ZEROG_API_TOKEN to run without one"
+                .to_owned(),
+        );
+    }
+    if text.trim() != text {
+        return Err(
+            "the token has spaces around it, which no client's header can match".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_queue_limit(text: &str) -> Result<(String, u32), String> {
@@ -218,12 +236,30 @@ impl ApiServer {
     fn start(args: &ServeArgs, backend: &Backend, registry: &Registry) -> std::io::Result<Self> {
         use crate::http::{self, ApiState};
 
+        // Checked here rather than by clap, whose errors quote the value: a token
+        // never goes to the output. A variable set but empty must not mean "open".
+        let set_but_empty =
+            args.api_token.is_none() && std::env::var_os("ZEROG_API_TOKEN").is_some();
+        let token = if set_but_empty {
+            Some("")
+        } else {
+            args.api_token.as_deref()
+        };
+        if let Some(token) = token {
+            parse_api_token(token)
+                .map_err(|why| std::io::Error::other(format!("ZEROG_API_TOKEN: {why}")))?;
+        }
         let listener = TcpListener::bind(&args.bind)?;
         let address = listener.local_addr()?;
         let mut state = ApiState::new(backend.clone(), registry.clone())
             .service_info(&service_name(), env!("CARGO_PKG_VERSION"));
         if let Some(token) = &args.api_token {
             state = state.api_token(token);
+            tracing::info!("the API requires a bearer token on every route but /health");
+        } else {
+            tracing::warn!(
+                "the API is open to anyone who can reach it: set ZEROG_API_TOKEN to require a token"
+            );
         }
         let server = actix_web::HttpServer::new(move || http::app(state.clone()))
             .disable_signals()
@@ -318,6 +354,24 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, String> {
         Cli::try_parse_from(["zerog"].iter().chain(args)).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    #[cfg(feature = "http")]
+    fn a_token_that_is_empty_or_has_spaces_around_it_is_refused() {
+        let error = parse_api_token("").unwrap_err();
+        assert!(error.contains("would leave the API open"), "{error}");
+        let error = parse_api_token(" s3cret ").unwrap_err();
+        assert!(error.contains("spaces around it"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+        assert_eq!(parse_api_token("s3 cret").unwrap(), "s3 cret");
+    }
+
+    #[test]
+    fn a_capacity_of_zero_is_refused() {
+        let error = parse(&["work", "--capacity", "0"]).unwrap_err();
+        assert!(error.contains("--capacity"), "{error}");
+        assert!(error.contains("0 is not in 1.."), "{error}");
     }
 
     #[test]

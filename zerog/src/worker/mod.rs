@@ -87,6 +87,9 @@ pub enum WorkerError {
     /// The worker knows no job type, so it could never run anything.
     #[error("the worker knows no job type: register at least one")]
     NoJobTypes,
+    /// A capacity of zero would never run a job.
+    #[error("the capacity must be at least 1 unit")]
+    ZeroCapacity,
     /// A lease of zero would end at once: other workers would take every run back.
     #[error("the lease must be longer than zero, like `30s`")]
     ZeroLease,
@@ -127,9 +130,10 @@ impl Worker {
         }
     }
 
-    /// Sets the capacity, in units of job cost.
+    /// Sets the capacity, in units of job cost. A capacity of zero is refused when the
+    /// worker starts ([`WorkerError::ZeroCapacity`]).
     pub fn capacity(mut self, units: u32) -> Self {
-        self.capacity = units.max(1);
+        self.capacity = units;
         self
     }
 
@@ -196,6 +200,9 @@ impl Worker {
         }
         if self.lease.is_zero() {
             return Err(WorkerError::ZeroLease);
+        }
+        if self.capacity == 0 {
+            return Err(WorkerError::ZeroCapacity);
         }
         for job_type in self.registry.iter() {
             let spec = job_type.spec();
