@@ -86,7 +86,12 @@ pub use sqlite::SqliteBackend;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 pub(crate) use url::is_plain_name;
-#[cfg(any(feature = "postgres", feature = "redis", feature = "beanstalkd"))]
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "redis",
+    feature = "beanstalkd"
+))]
 pub(crate) use url::take_url_params;
 
 /// The default store: an SQLite file in the working directory.

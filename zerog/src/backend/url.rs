@@ -45,7 +45,12 @@ pub(super) fn not_built(url: &str, feature: &'static str) -> StoreError {
     }
 }
 
-#[cfg(any(feature = "postgres", feature = "redis", feature = "beanstalkd"))]
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "redis",
+    feature = "beanstalkd"
+))]
 /// Splits `scheme://rest?a=1&b=2` into the URL without the parameters in `ours` and
 /// the values of those parameters, so a backend can take its own settings from the URL
 /// and pass the rest to its driver.

@@ -118,6 +118,14 @@ pub enum ApiError {
     /// An age that does not parse, such as `olderThan=soon`.
     #[error("`{0}` is not an age: expected a whole number and a unit, such as 30s, 15m, 12h or 7d")]
     BadAge(String),
+    /// An age too long to mean anything, such as `olderThan=999999999d`.
+    #[error("`{text}` is too long an age: at most {max_days} days")]
+    AgeOutOfRange {
+        /// What was sent.
+        text: String,
+        /// The longest age accepted, in days.
+        max_days: u64,
+    },
     /// A required query parameter is missing.
     #[error("the query parameter `{0}` is required")]
     MissingParameter(&'static str),
@@ -181,7 +189,7 @@ impl ApiError {
             ApiError::UnfinishedStatus(_) => "unfinished_status",
             ApiError::BadLimit { .. } => "bad_limit",
             ApiError::BadCursor(_) => "bad_cursor",
-            ApiError::BadAge(_) => "bad_age",
+            ApiError::BadAge(_) | ApiError::AgeOutOfRange { .. } => "bad_age",
             ApiError::MissingParameter(_) => "missing_parameter",
             ApiError::UnknownBranch(_) => "unknown_branch",
             ApiError::NotALeaf(_) => "not_a_leaf",
@@ -220,6 +228,7 @@ impl ResponseError for ApiError {
             | ApiError::BadLimit { .. }
             | ApiError::BadCursor(_)
             | ApiError::BadAge(_)
+            | ApiError::AgeOutOfRange { .. }
             | ApiError::MissingParameter(_)
             | ApiError::NotALeaf(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -148,8 +148,19 @@ fn parse_limit(text: &str) -> Result<u32, ApiError> {
 /// Parses an age of the form [`AGE_PATTERN`], which is the duration grammar; zero is
 /// an age (`olderThan=0s` deletes every finished job).
 fn parse_age(text: &str) -> Result<Duration, ApiError> {
-    duration::parse(text).map_err(|_| ApiError::BadAge(text.to_owned()))
+    let age = duration::parse(text).map_err(|_| ApiError::BadAge(text.to_owned()))?;
+    // Past this, the cutoff leaves the range of RFC 3339 years, and no job is that old.
+    if age > Duration::from_secs(MAX_AGE_DAYS * 86_400) {
+        return Err(ApiError::AgeOutOfRange {
+            text: text.to_owned(),
+            max_days: MAX_AGE_DAYS,
+        });
+    }
+    Ok(age)
 }
+
+/// The longest `olderThan`: a thousand years.
+pub(super) const MAX_AGE_DAYS: u64 = 365_250;
 
 /// Checks the form of a cursor before the backend reads it, so that every backend
 /// refuses the same malformed cursors.
@@ -194,9 +205,16 @@ mod tests {
         assert_eq!(parse_age("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert_eq!(parse_age("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(
-            parse_age("999999999d").unwrap(),
-            Duration::from_secs(999_999_999 * 86_400)
+            parse_age("365250d").unwrap(),
+            Duration::from_secs(365_250 * 86_400)
         );
+        // Grammatical, but beyond any job's age: the cutoff would leave RFC 3339.
+        for long in ["365251d", "999999999d", "999999999h"] {
+            assert!(
+                matches!(parse_age(long), Err(ApiError::AgeOutOfRange { .. })),
+                "{long}"
+            );
+        }
         for bad in [
             "",
             "d",

@@ -25,6 +25,7 @@ use uuid::Uuid;
 use super::{
     Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
     StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis,
+    take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -83,7 +84,19 @@ impl SqliteBackend {
         if path.split('?').next().unwrap_or_default().is_empty() {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         }
-        let options = SqliteConnectOptions::from_str(url)
+        let (driver_url, params) = take_url_params(url, &["synchronous"]);
+        // FULL syncs the WAL at every commit, so a job that got its 201 survives a power
+        // loss; NORMAL, on request, may lose the last commits then, never corrupting.
+        let synchronous = match params.get("synchronous").map(String::as_str) {
+            None | Some("full") => SqliteSynchronous::Full,
+            Some("normal") => SqliteSynchronous::Normal,
+            Some(other) => {
+                return Err(StoreError::UnsupportedUrl(format!(
+                    "{url} (synchronous must be `full` or `normal`, not `{other}`)"
+                )));
+            }
+        };
+        let options = SqliteConnectOptions::from_str(&driver_url)
             .map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
@@ -93,7 +106,7 @@ impl SqliteBackend {
         } else {
             options
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
         };
         // Every connection to `:memory:` is a database of its own, so it gets exactly one,
         // kept for the life of the pool.
@@ -491,6 +504,35 @@ mod tests {
                 run_at: Utc::now(),
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn commits_sync_in_full_unless_the_url_asks_for_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        for (query, expected) in [
+            ("", 2),
+            ("?synchronous=full", 2),
+            ("?synchronous=normal", 1),
+        ] {
+            let url = format!(
+                "sqlite://{}/s{}.db{query}",
+                dir.path().display(),
+                query.len()
+            );
+            let backend = SqliteBackend::connect(&url).await.unwrap();
+            let mut conn = backend.pool.acquire().await.unwrap();
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(level, expected, "{url}");
+        }
+        let bad = format!("sqlite://{}/bad.db?synchronous=off", dir.path().display());
+        let error = SqliteBackend::connect(&bad).await.unwrap_err().to_string();
+        assert!(
+            error.contains("synchronous must be `full` or `normal`"),
+            "{error}"
+        );
     }
 
     #[tokio::test]
