@@ -290,14 +290,14 @@ async fn every_retention_error_row() {
         ("olderThan=1000000000d", "bad_age"),
         // Grammatical, but its cutoff would be no RFC 3339 time at all.
         ("olderThan=999999999d", "bad_age"),
-        ("olderThan=365251d", "bad_age"),
+        ("olderThan=100000d", "bad_age"),
         ("olderThan=1d&olderThan=2d", "bad_query"),
     ] {
         let answer = call(&app, delete(&format!("/jobs?{query}"))).await;
         assert_eq!(answer.status, 400, "{query}: {}", answer.text());
         answer.assert_error(400, kind);
     }
-    for age in ["250ms", "30s", "15m", "12h", "365250d"] {
+    for age in ["250ms", "30s", "15m", "12h", "99999d", "99999999m"] {
         let answer = call(&app, delete(&format!("/jobs?olderThan={age}"))).await;
         assert_eq!(answer.status, 200, "{age}: {}", answer.text());
         let before = answer.json["finishedBefore"].as_str().unwrap();

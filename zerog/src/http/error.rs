@@ -119,12 +119,13 @@ pub enum ApiError {
     #[error("`{0}` is not an age: expected a whole number and a unit, such as 30s, 15m, 12h or 7d")]
     BadAge(String),
     /// An age too long to mean anything, such as `olderThan=999999999d`.
-    #[error("`{text}` is too long an age: at most {max_days} days")]
+    #[error(
+        "`{text}` is too long an age: at most 5 digits of days, 7 of hours, 8 of minutes, \
+         or 9 of seconds or milliseconds"
+    )]
     AgeOutOfRange {
         /// What was sent.
         text: String,
-        /// The longest age accepted, in days.
-        max_days: u64,
     },
     /// A required query parameter is missing.
     #[error("the query parameter `{0}` is required")]

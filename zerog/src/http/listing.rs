@@ -26,9 +26,14 @@ pub(super) const DEFAULT_LIMIT: u32 = 50;
 pub(super) const MAX_LIMIT: u32 = 500;
 /// The form of a listing cursor: a decimal number of at most 18 digits.
 pub(super) const CURSOR_PATTERN: &str = "^[0-9]{1,18}$";
-/// The form of an age: at most nine digits and a unit. The server reads exactly this
-/// form, so that the published pattern and the server agree.
-pub(super) const AGE_PATTERN: &str = "^[0-9]{1,9}(ms|s|m|h|d)$";
+/// The form of an age: the duration grammar, with fewer digits for the longer units,
+/// so that every age ends within the range of RFC 3339 years (at most 99999d, about
+/// 273 years). The server reads exactly this form, so that the published pattern and
+/// the server agree.
+pub(super) const AGE_PATTERN: &str = "^([0-9]{1,9}(ms|s)|[0-9]{1,8}m|[0-9]{1,7}h|[0-9]{1,5}d)$";
+
+/// The most digits an age may have, by unit: what [`AGE_PATTERN`] allows.
+const AGE_DIGITS: [(&str, usize); 5] = [("ms", 9), ("s", 9), ("m", 8), ("h", 7), ("d", 5)];
 
 /// The query of `GET /jobs`, as sent.
 #[derive(Debug, Deserialize)]
@@ -145,22 +150,23 @@ fn parse_limit(text: &str) -> Result<u32, ApiError> {
     }
 }
 
-/// Parses an age of the form [`AGE_PATTERN`], which is the duration grammar; zero is
-/// an age (`olderThan=0s` deletes every finished job).
+/// Parses an age of the form [`AGE_PATTERN`]: the duration grammar, whose zero is an
+/// age (`olderThan=0s` deletes every finished job), with at most [`AGE_DIGITS`].
 fn parse_age(text: &str) -> Result<Duration, ApiError> {
     let age = duration::parse(text).map_err(|_| ApiError::BadAge(text.to_owned()))?;
-    // Past this, the cutoff leaves the range of RFC 3339 years, and no job is that old.
-    if age > Duration::from_secs(MAX_AGE_DAYS * 86_400) {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let unit = &text[digits..];
+    // Past these, the cutoff would leave the range of RFC 3339 years.
+    let within = AGE_DIGITS
+        .iter()
+        .any(|&(name, most)| name == unit && digits <= most);
+    if !within {
         return Err(ApiError::AgeOutOfRange {
             text: text.to_owned(),
-            max_days: MAX_AGE_DAYS,
         });
     }
     Ok(age)
 }
-
-/// The longest `olderThan`: a thousand years.
-pub(super) const MAX_AGE_DAYS: u64 = 365_250;
 
 /// Checks the form of a cursor before the backend reads it, so that every backend
 /// refuses the same malformed cursors.
@@ -205,11 +211,12 @@ mod tests {
         assert_eq!(parse_age("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert_eq!(parse_age("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(
-            parse_age("365250d").unwrap(),
-            Duration::from_secs(365_250 * 86_400)
+            parse_age("99999d").unwrap(),
+            Duration::from_secs(99_999 * 86_400)
         );
+        assert!(parse_age("999999999s").is_ok() && parse_age("9999999h").is_ok());
         // Grammatical, but beyond any job's age: the cutoff would leave RFC 3339.
-        for long in ["365251d", "999999999d", "999999999h"] {
+        for long in ["100000d", "999999999d", "99999999h", "999999999m"] {
             assert!(
                 matches!(parse_age(long), Err(ApiError::AgeOutOfRange { .. })),
                 "{long}"
