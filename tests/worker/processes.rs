@@ -130,4 +130,12 @@ fn settings_that_would_fail_silently_are_refused_at_start() {
     assert!(idle.contains("--capacity"), "{idle}");
     let no_path = refused_at_start(&[("ZEROG_STORE", "sqlite://")]);
     assert!(no_path.contains("sqlite://PATH"), "{no_path}");
+    let missing = refused_at_start(&[("ZEROG_STORE", "sqlite:///no/such/dir/jobs.db")]);
+    assert!(missing.contains("/no/such/dir/jobs.db"), "{missing}");
+    // The port is taken for as long as this listener lives.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let busy = refused_at_start(&[("ZEROG_BIND", &address)]);
+    assert!(busy.contains(&address) && busy.contains("--bind"), "{busy}");
+    assert!(busy.contains("ZEROG_BIND"), "{busy}");
 }

@@ -249,7 +249,15 @@ impl ApiServer {
             parse_api_token(token)
                 .map_err(|why| std::io::Error::other(format!("ZEROG_API_TOKEN: {why}")))?;
         }
-        let listener = TcpListener::bind(&args.bind)?;
+        let listener = TcpListener::bind(&args.bind).map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot listen on {}: {error}; choose another address with --bind or ZEROG_BIND",
+                    args.bind
+                ),
+            )
+        })?;
         let address = listener.local_addr()?;
         let mut state = ApiState::new(backend.clone(), registry.clone())
             .service_info(&service_name(), env!("CARGO_PKG_VERSION"));

@@ -134,7 +134,15 @@ impl SqliteBackend {
                 Err(error) if is_busy(&error) && tokio::time::Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                opened => return Ok(opened?),
+                opened => {
+                    // SQLite's own message ("unable to open database file") names no path.
+                    return opened.map_err(|error| {
+                        let path = path.split('?').next().unwrap_or_default();
+                        StoreError::Backend(
+                            format!("cannot open the SQLite database `{path}`: {error}").into(),
+                        )
+                    });
+                }
             }
         }
     }
