@@ -148,24 +148,24 @@ async fn branches_and_leaves_describe_the_tree() {
         (
             "/branches",
             json!([
-                {"path": "examples", "name": "Examples", "description": "2 job types and 0 branches under `examples`"},
-                {"path": "images", "name": "Images", "description": "0 job types and 1 branch under `images`"},
+                {"path": "/examples", "name": "Examples", "description": "2 job types and 0 branches under `examples`"},
+                {"path": "/images", "name": "Images", "description": "0 job types and 1 branch under `images`"},
             ]),
         ),
         (
             "/images/branches",
-            json!([{"path": "images/tools", "name": "Tools", "description": "1 job type and 0 branches under `images/tools`"}]),
+            json!([{"path": "/images/tools", "name": "Tools", "description": "1 job type and 0 branches under `images/tools`"}]),
         ),
         ("/images/tools/branches", json!([])),
         ("/examples/branches", json!([])),
         (
             "/leaves",
-            json!([{"path": "ping", "jobType": "ping", "name": "Ping", "description": "Answers at once (a job at the root of the tree)."}]),
+            json!([{"path": "/ping", "jobType": "ping", "name": "Ping", "description": "Answers at once (a job at the root of the tree)."}]),
         ),
         ("/images/leaves", json!([])),
         (
             "/images/tools/leaves",
-            json!([{"path": "images/tools/resize", "jobType": "resize", "name": "Resize an image", "description": "Resizes an image (a job two branches deep)."}]),
+            json!([{"path": "/images/tools/resize", "jobType": "resize", "name": "Resize an image", "description": "Resizes an image (a job two branches deep)."}]),
         ),
     ];
     for (path, expected) in cases {
@@ -180,7 +180,7 @@ async fn branches_and_leaves_describe_the_tree() {
         .iter()
         .map(|leaf| leaf["path"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["examples/prime_sieve", "examples/waste_time"]);
+    assert_eq!(names, ["/examples/prime_sieve", "/examples/waste_time"]);
 }
 
 #[actix_web::test]
@@ -355,14 +355,11 @@ fn the_derive_reserves_every_route_word() {
 #[actix_web::test]
 async fn a_spacewalk_client_walks_the_tree_posts_and_follows() {
     let app = app().await;
+    // As Spacewalk's clients do: every path is from the root, and the client appends
+    // `/branches`, `/leaves`, `/post-schema` or `/job` to it.
     let mut pending = vec![String::new()];
     let mut leaves = Vec::new();
-    while let Some(branch) = pending.pop() {
-        let prefix = if branch.is_empty() {
-            String::new()
-        } else {
-            format!("/{branch}")
-        };
+    while let Some(prefix) = pending.pop() {
         let children = call(&app, get(&format!("{prefix}/branches"))).await;
         assert_eq!(children.status, 200);
         for child in children.json.as_array().unwrap() {
@@ -378,16 +375,16 @@ async fn a_spacewalk_client_walks_the_tree_posts_and_follows() {
     assert_eq!(
         paths,
         [
-            "ping",
-            "examples/prime_sieve",
-            "examples/waste_time",
-            "images/tools/resize"
+            "/ping",
+            "/examples/prime_sieve",
+            "/examples/waste_time",
+            "/images/tools/resize"
         ]
     );
     for (prefix, leaf) in &leaves {
-        let schema = call(&app, get(&format!("/{leaf}/post-schema"))).await;
+        let schema = call(&app, get(&format!("{leaf}/post-schema"))).await;
         let body = zerog::validate::example_params(&schema.json["postSchema"]);
-        let posted = call(&app, post_json(&format!("/{leaf}/job"), &body)).await;
+        let posted = call(&app, post_json(&format!("{leaf}/job"), &body)).await;
         assert_eq!(posted.status, 201, "{leaf}: {}", posted.text());
         let uuid = posted.json["uuid"].as_str().unwrap();
         let progress = call(&app, get(&format!("{prefix}/progress/{uuid}"))).await;

@@ -35,7 +35,7 @@ pub(super) const LEAVES: &str = "leaves";
 /// A branch of the tree, as `/branches` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub(super) struct Branch {
-    /// Its path from the root, without a leading slash: `examples`, `a/b`.
+    /// Its URL path from the root, as Spacewalk built them: `/examples`, `/a/b`.
     pub(super) path: String,
     /// A human name, from its last segment: `Examples`.
     pub(super) name: String,
@@ -47,7 +47,8 @@ pub(super) struct Branch {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Leaf {
-    /// Its path from the root: the branch's path and the job type, `examples/waste_time`.
+    /// Its URL path from the root: the branch's path and the job type,
+    /// `/examples/waste_time`.
     pub(super) path: String,
     /// The job type.
     pub(super) job_type: String,
@@ -88,7 +89,7 @@ pub(super) fn leaves(registry: &Registry, branch: &str) -> Vec<Leaf> {
         .map(|job_type| {
             let spec = job_type.spec();
             Leaf {
-                path: join(branch, spec.job_type),
+                path: format!("/{}", join(branch, spec.job_type)),
                 job_type: spec.job_type.to_owned(),
                 name: spec.name.to_owned(),
                 description: spec.description.to_owned(),
@@ -108,7 +109,7 @@ fn describe_branch(registry: &Registry, path: &str) -> Branch {
     let leaves = leaf_types(registry, path).count();
     let sub_branches = children_count(registry, path);
     Branch {
-        path: path.to_owned(),
+        path: format!("/{path}"),
         name: human_name(segment),
         description: format!(
             "{leaves} job type{} and {sub_branches} branch{} under `{path}`",
