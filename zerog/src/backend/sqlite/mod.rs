@@ -391,18 +391,22 @@ async fn write_one<'e, E>(
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    let (fence_sql, fence_value) = match write.fence {
-        Fence::Lease(id) => ("lease_id = ?2", id.to_string()),
-        Fence::Revision(revision) => ("revision = CAST(?2 AS INTEGER)", revision.to_string()),
+    // ?2 is the lease of a run's write, ?3 the revision of a decision: the other is
+    // NULL, so one statement per change serves both fences.
+    let (lease, revision) = match write.fence {
+        Fence::Lease(id) => (Some(id.to_string()), None),
+        Fence::Revision(revision) => (None, Some(revision)),
     };
     let query = match write.change {
-        Change::Progress(record, until) => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE zerog_jobs SET record = ?3, lease_expires_at = ?4, updated_at = ?5,
+        Change::Progress(record, until) => sqlx::query(
+            "UPDATE zerog_jobs SET record = ?4, lease_expires_at = ?5, updated_at = ?6,
                  revision = revision + 1
-             WHERE uuid = ?1 AND status = 'running' AND {fence_sql}"
-        )))
+             WHERE uuid = ?1 AND status = 'running'
+               AND (?2 IS NULL OR lease_id = ?2) AND (?3 IS NULL OR revision = ?3)",
+        )
         .bind(write.uuid.to_string())
-        .bind(fence_value)
+        .bind(lease)
+        .bind(revision)
         .bind(to_json(record))
         .bind(millis(until))
         .bind(millis(now)),
@@ -411,26 +415,30 @@ where
                 Next::RunAt(at) => (Some(due_millis(at)), None),
                 Next::Finished => (None, Some(millis(now))),
             };
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE zerog_jobs SET status = ?3, record = ?4, run_at = ?5, finished_at = ?6,
+            sqlx::query(
+                "UPDATE zerog_jobs SET status = ?4, record = ?5, run_at = ?6, finished_at = ?7,
                      lease_id = NULL, worker_id = NULL, lease_expires_at = NULL,
-                     updated_at = ?7, revision = revision + 1
-                 WHERE uuid = ?1 AND {fence_sql}"
-            )))
+                     updated_at = ?8, revision = revision + 1
+                 WHERE uuid = ?1
+                   AND (?2 IS NULL OR lease_id = ?2) AND (?3 IS NULL OR revision = ?3)",
+            )
             .bind(write.uuid.to_string())
-            .bind(fence_value)
+            .bind(lease)
+            .bind(revision)
             .bind(transition.record.status.as_str())
             .bind(to_json(&transition.record))
             .bind(run_at)
             .bind(finished_at)
             .bind(millis(now))
         }
-        Change::RequestCancel => sqlx::query(sqlx::AssertSqlSafe(format!(
+        Change::RequestCancel => sqlx::query(
             "UPDATE zerog_jobs SET cancel_requested = 1, revision = revision + 1
-             WHERE uuid = ?1 AND status = 'running' AND {fence_sql}"
-        )))
+             WHERE uuid = ?1 AND status = 'running'
+               AND (?2 IS NULL OR lease_id = ?2) AND (?3 IS NULL OR revision = ?3)",
+        )
         .bind(write.uuid.to_string())
-        .bind(fence_value),
+        .bind(lease)
+        .bind(revision),
     };
     let written = query.execute(executor).await?;
     Ok(if written.rows_affected() == 1 {
