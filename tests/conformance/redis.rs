@@ -24,7 +24,7 @@ conformance_suite!(open);
 #[tokio::test]
 async fn bad_prefixes_are_refused() {
     let refused = RedisBackend::connect("redis://127.0.0.1:6379/?prefix=a*b").await;
-    assert!(matches!(refused, Err(StoreError::UnsupportedUrl(_))));
+    assert!(matches!(refused, Err(StoreError::BadUrl { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,3 +139,33 @@ fn settings_that_would_fail_silently_are_refused_at_start() {
     assert!(busy.contains(&address) && busy.contains("--bind"), "{busy}");
     assert!(busy.contains("ZEROG_BIND"), "{busy}");
 }
+
+#[test]
+fn passwords_in_store_urls_are_never_printed_and_the_wrong_parameter_is_named() {
+    for (store, names) in [
+        ("nosuch://app:hunter2@127.0.0.1/jobs", "nosuch://app:***@"),
+        (
+            "postgres://app:hunter2@127.0.0.1:5432/test?max_connections=many",
+            "`max_connections`",
+        ),
+        (
+            "postgres://app:hunter2@127.0.0.1:5432/test?schema=Robert');DROP",
+            "`schema`",
+        ),
+        ("redis://:hunter2@127.0.0.1:6379/?prefix=a*b", "`prefix`"),
+    ] {
+        let stderr = refused_at_start(&[("ZEROG_STORE", store)]);
+        assert!(!stderr.contains("hunter2"), "{store}: {stderr}");
+        assert!(stderr.contains(names), "{store} names {names}: {stderr}");
+    }
+    // clap prints each setting's environment value in the help, unless told not to.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_zerog-test-service"))
+        .args(["run", "--help"])
+        .env("ZEROG_STORE", "postgres://app:hunter2@127.0.0.1/test")
+        .env("ZEROG_QUEUE", "beanstalkd://hunter2@127.0.0.1:11300")
+        .output()
+        .expect("the service binary starts");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("ZEROG_STORE"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}

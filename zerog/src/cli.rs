@@ -41,11 +41,11 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8888";
 struct Cli {
     /// Where job records are kept: sqlite://PATH, sqlite::memory:, postgres://...
     /// (with ?schema=NAME) or redis://... (with ?prefix=NAME).
-    #[arg(long, env = "ZEROG_STORE", default_value = DEFAULT_STORE_URL, global = true)]
+    #[arg(long, env = "ZEROG_STORE", default_value = DEFAULT_STORE_URL, global = true, hide_env_values = true)]
     store: String,
     /// What delivers jobs to workers: beanstalkd://HOST:PORT, or (the default) the
     /// store itself.
-    #[arg(long, env = "ZEROG_QUEUE", global = true)]
+    #[arg(long, env = "ZEROG_QUEUE", global = true, hide_env_values = true)]
     queue: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,

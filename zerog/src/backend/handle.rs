@@ -82,7 +82,7 @@ impl Backend {
                 #[cfg(not(feature = "beanstalkd"))]
                 Err(super::url::not_built(queue_url, "beanstalkd"))
             }
-            Some(queue_url) => Err(StoreError::UnsupportedUrl(queue_url.to_owned())),
+            Some(queue_url) => Err(super::unsupported(queue_url)),
         }
     }
 

@@ -86,6 +86,7 @@ pub use sqlite::SqliteBackend;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 pub(crate) use url::is_plain_name;
+pub use url::redact_url;
 #[cfg(any(
     feature = "sqlite",
     feature = "postgres",
@@ -93,6 +94,7 @@ pub(crate) use url::is_plain_name;
     feature = "beanstalkd"
 ))]
 pub(crate) use url::take_url_params;
+pub(crate) use url::{bad_url, unsupported};
 
 /// The default store: an SQLite file in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite://zerog.db";
@@ -128,18 +130,27 @@ pub enum StoreError {
          `{feature}` feature of the zerog crate"
     )]
     NotBuilt {
-        /// The URL, as given.
+        /// The URL, its password hidden.
         url: String,
         /// The cargo feature that builds the backend.
         feature: &'static str,
     },
-    /// The URL names no backend that zerog knows.
+    /// The URL names no backend that zerog knows. The URL is shown with its password
+    /// hidden, as in every error that names a URL.
     #[error(
         "unsupported backend URL `{0}`: expected sqlite://PATH, sqlite::memory:, \
          postgres://..., postgresql://... or redis://... as the store, and the store or \
          beanstalkd://HOST:PORT as the queue"
     )]
     UnsupportedUrl(String),
+    /// The URL names a backend, but one of its parts or parameters is wrong.
+    #[error("`{url}` is not a usable backend URL: {reason}")]
+    BadUrl {
+        /// The URL, its password hidden.
+        url: String,
+        /// What is wrong, naming the parameter at fault.
+        reason: String,
+    },
     /// The backend failed or cannot be reached.
     #[error("backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -1,5 +1,5 @@
-//! Backends by URL: which backend a URL names, and the parameters a backend takes
-//! from its URL's query.
+//! Backends by URL: which backend a URL names, the parameters a backend takes from
+//! its URL's query, and how a URL is shown in an error: with its password hidden.
 
 use std::sync::Arc;
 
@@ -25,7 +25,77 @@ pub(super) async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreErro
         #[cfg(not(feature = "redis"))]
         return Err(not_built(url, "redis"));
     }
-    Err(StoreError::UnsupportedUrl(url.to_owned()))
+    Err(unsupported(url))
+}
+
+/// `url` with its password, and the value of any `password` parameter, replaced by
+/// `***`: the form in which a backend URL may be printed or logged.
+///
+/// ```
+/// use zerog::backend::redact_url;
+///
+/// assert_eq!(
+///     redact_url("postgres://app:hunter2@db/jobs?sslmode=require"),
+///     "postgres://app:***@db/jobs?sslmode=require"
+/// );
+/// assert_eq!(redact_url("redis://:hunter2@cache"), "redis://:***@cache");
+/// assert_eq!(redact_url("sqlite://zerog.db"), "sqlite://zerog.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _password)) => format!("{user}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&pairs.join("&"));
+    }
+    redacted
+}
+
+/// The error for a URL that names no backend, its password hidden.
+pub(crate) fn unsupported(url: &str) -> StoreError {
+    StoreError::UnsupportedUrl(redact_url(url))
+}
+
+/// The error for a URL of a known backend that it cannot use, saying why (naming the
+/// parameter at fault, when one is), its password hidden.
+#[cfg_attr(
+    not(any(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "redis",
+        feature = "beanstalkd"
+    )),
+    allow(dead_code, reason = "no backend is built in")
+)]
+pub(crate) fn bad_url(url: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::BadUrl {
+        url: redact_url(url),
+        reason: reason.into(),
+    }
 }
 
 /// The error for a URL whose backend this build leaves out.
@@ -40,7 +110,7 @@ pub(super) async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreErro
 )]
 pub(super) fn not_built(url: &str, feature: &'static str) -> StoreError {
     StoreError::NotBuilt {
-        url: url.to_owned(),
+        url: redact_url(url),
         feature,
     }
 }
@@ -89,4 +159,45 @@ pub(crate) fn is_plain_name(name: &str) -> bool {
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_wherever_a_url_can_carry_one() {
+        for (url, shown) in [
+            (
+                "postgres://u:hunter2@127.0.0.1:5432/test?schema=a",
+                "postgres://u:***@127.0.0.1:5432/test?schema=a",
+            ),
+            (
+                "postgresql://u@h/db?password=hunter2&schema=a",
+                "postgresql://u@h/db?password=***&schema=a",
+            ),
+            ("redis://:hunter2@h:6379/0", "redis://:***@h:6379/0"),
+            ("redis://user:p%40ss@h", "redis://user:***@h"),
+            ("ftp://u:hunter2@h", "ftp://u:***@h"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("sqlite:///var/lib/a@b.db", "sqlite:///var/lib/a@b.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn errors_about_urls_never_show_the_password() {
+        let url = "nosuch://u:hunter2@h/x";
+        for error in [
+            unsupported(url),
+            bad_url(url, "the parameter `x` is wrong"),
+            not_built(url, "redis"),
+        ] {
+            let message = error.to_string();
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(message.contains("u:***@h"), "{message}");
+        }
+    }
 }

@@ -124,29 +124,44 @@ impl BeanstalkdQueue {
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnsupportedUrl`] for a URL that does not parse; otherwise the
+    /// [`StoreError::BadUrl`] for a URL or parameter that does not parse; otherwise the
     /// connection's error.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it writes nothing.
     pub async fn connect(url: &str, store: Arc<dyn Store>) -> Result<Self, StoreError> {
-        let bad_url = || StoreError::UnsupportedUrl(url.to_owned());
         let (address, params) = take_url_params(url, &["tube_prefix", "ttr"]);
         let address = address
             .strip_prefix("beanstalkd://")
-            .ok_or_else(bad_url)?
+            .ok_or_else(|| super::unsupported(url))?
             .trim_end_matches('/')
             .to_owned();
+        if address.is_empty() {
+            return Err(super::bad_url(url, "it names no HOST:PORT"));
+        }
         let tube_prefix = params
             .get("tube_prefix")
             .map_or(DEFAULT_TUBE_PREFIX, String::as_str)
             .to_owned();
-        if !is_tube_name(&tube_prefix) || address.is_empty() {
-            return Err(bad_url());
+        if !is_tube_name(&tube_prefix) {
+            return Err(super::bad_url(
+                url,
+                format!("the parameter `tube_prefix` is not a tube name: `{tube_prefix}`"),
+            ));
         }
         let ttr = match params.get("ttr") {
-            Some(secs) => Duration::from_secs(secs.parse::<u64>().map_err(|_| bad_url())?.max(1)),
+            Some(secs) => {
+                let secs: u64 = secs.parse().map_err(|_| {
+                    super::bad_url(
+                        url,
+                        format!(
+                            "the parameter `ttr` must be a whole number of seconds, not `{secs}`"
+                        ),
+                    )
+                })?;
+                Duration::from_secs(secs.max(1))
+            }
             None => DEFAULT_TTR,
         };
         let queue = BeanstalkdQueue {

@@ -53,11 +53,16 @@ use uuid::Uuid;
 
 use super::{
     Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, is_plain_name,
-    take_url_params,
+    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, bad_url, is_plain_name,
+    redact_url, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
+
+/// Why `schema` cannot name the backend's schema.
+fn schema_reason(schema: &str) -> String {
+    format!("the parameter `schema` must be [a-z_][a-z0-9_]*, at most 48 bytes, not `{schema}`")
+}
 
 /// Versioned schema migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -95,7 +100,7 @@ impl PostgresBackend {
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnsupportedUrl`] for a URL or parameter that does not parse, or a
+    /// [`StoreError::BadUrl`] for a URL or parameter that does not parse, or a
     /// schema name that is not `[a-z_][a-z0-9_]*`; otherwise the connection's error.
     ///
     /// # Cancel safety
@@ -103,24 +108,43 @@ impl PostgresBackend {
     /// Cancel safe: the migrations run in one transaction, which commits whole or not
     /// at all.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let bad_url = || StoreError::UnsupportedUrl(url.to_owned());
         let (driver_url, params) =
             take_url_params(url, &["schema", "max_connections", "acquire_timeout_ms"]);
         let schema = params
             .get("schema")
             .map_or(DEFAULT_SCHEMA, String::as_str)
             .to_owned();
-        let max_connections = match params.get("max_connections") {
-            Some(n) => n.parse().map_err(|_| bad_url())?,
+        if !is_plain_name(&schema) {
+            return Err(bad_url(url, schema_reason(&schema)));
+        }
+        let max_connections: u32 = match params.get("max_connections") {
+            Some(n) => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                bad_url(
+                    url,
+                    format!(
+                        "the parameter `max_connections` must be a whole number from 1, not `{n}`"
+                    ),
+                )
+            })?,
             None => DEFAULT_MAX_CONNECTIONS,
         };
         let acquire_timeout = match params.get("acquire_timeout_ms") {
-            Some(ms) => Duration::from_millis(ms.parse().map_err(|_| bad_url())?),
+            Some(ms) => Duration::from_millis(ms.parse().map_err(|_| {
+                bad_url(
+                    url,
+                    format!("the parameter `acquire_timeout_ms` must be a whole number of milliseconds, not `{ms}`"),
+                )
+            })?),
             None => DEFAULT_ACQUIRE_TIMEOUT,
         };
-        let options = PgConnectOptions::from_str(&driver_url).map_err(|_| bad_url())?;
+        let options = PgConnectOptions::from_str(&driver_url).map_err(|error| {
+            bad_url(
+                url,
+                format!("it does not parse: {}", redact_url(&error.to_string())),
+            )
+        })?;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
             .connect_lazy_with(options.clone());
         Self::with_pool(pool, &schema, options).await
@@ -131,7 +155,7 @@ impl PostgresBackend {
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnsupportedUrl`] if `schema` is not `[a-z_][a-z0-9_]*` (at most
+    /// [`StoreError::BadUrl`] if `schema` is not `[a-z_][a-z0-9_]*` (at most
     /// 48 bytes); otherwise the migration's error.
     ///
     /// # Cancel safety
@@ -143,9 +167,10 @@ impl PostgresBackend {
         options: PgConnectOptions,
     ) -> Result<Self, StoreError> {
         if !is_plain_name(schema) {
-            return Err(StoreError::UnsupportedUrl(format!(
-                "schema `{schema}` (expected [a-z_][a-z0-9_]*, at most 48 bytes)"
-            )));
+            return Err(StoreError::BadUrl {
+                url: format!("postgres://...?schema={schema}"),
+                reason: schema_reason(schema),
+            });
         }
         let channel = format!("zerog_{schema}");
         let backend = PostgresBackend {

@@ -111,7 +111,7 @@ impl RedisBackend {
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnsupportedUrl`] for a URL that does not parse or a prefix that is
+    /// [`StoreError::BadUrl`] for a URL that does not parse or a prefix that is
     /// not `[a-z_][a-z0-9_]*`; otherwise the connection's error.
     ///
     /// # Cancel safety
@@ -124,12 +124,22 @@ impl RedisBackend {
             .map_or(DEFAULT_PREFIX, String::as_str)
             .to_owned();
         if !is_plain_name(&prefix) {
-            return Err(StoreError::UnsupportedUrl(format!(
-                "{url} (the prefix must be [a-z_][a-z0-9_]*, at most 48 bytes)"
-            )));
+            return Err(super::bad_url(
+                url,
+                format!(
+                    "the parameter `prefix` must be [a-z_][a-z0-9_]*, at most 48 bytes, not `{prefix}`"
+                ),
+            ));
         }
-        let client =
-            Client::open(driver_url).map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let client = Client::open(driver_url).map_err(|error| {
+            super::bad_url(
+                url,
+                format!(
+                    "it does not parse: {}",
+                    super::redact_url(&error.to_string())
+                ),
+            )
+        })?;
         let config = ::redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(2)))

@@ -82,7 +82,7 @@ impl SqliteBackend {
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
         if path.split('?').next().unwrap_or_default().is_empty() {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(super::unsupported(url));
         }
         let (driver_url, params) = take_url_params(url, &["synchronous"]);
         // FULL syncs the WAL at every commit, so a job that got its 201 survives a power
@@ -91,13 +91,16 @@ impl SqliteBackend {
             None | Some("full") => SqliteSynchronous::Full,
             Some("normal") => SqliteSynchronous::Normal,
             Some(other) => {
-                return Err(StoreError::UnsupportedUrl(format!(
-                    "{url} (synchronous must be `full` or `normal`, not `{other}`)"
-                )));
+                return Err(super::bad_url(
+                    url,
+                    format!(
+                        "the parameter `synchronous` must be `full` or `normal`, not `{other}`"
+                    ),
+                ));
             }
         };
         let options = SqliteConnectOptions::from_str(&driver_url)
-            .map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
+            .map_err(|error| super::bad_url(url, format!("it does not parse: {error}")))?
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
@@ -546,7 +549,7 @@ mod tests {
         let bad = format!("sqlite://{}/bad.db?synchronous=off", dir.path().display());
         let error = SqliteBackend::connect(&bad).await.unwrap_err().to_string();
         assert!(
-            error.contains("synchronous must be `full` or `normal`"),
+            error.contains("the parameter `synchronous` must be `full` or `normal`"),
             "{error}"
         );
     }
