@@ -7,6 +7,7 @@ mod prime_sieve;
 #[path = "../../examples/jobs/waste_time.rs"]
 mod waste_time;
 
+mod browsers;
 mod discovery;
 mod events;
 mod http_errors;
@@ -14,4 +15,5 @@ mod listing;
 mod openapi;
 mod operations;
 mod schema_acceptance;
+mod text;
 mod validation;

@@ -169,3 +169,42 @@ fn passwords_in_store_urls_are_never_printed_and_the_wrong_parameter_is_named() 
     assert!(help.contains("ZEROG_STORE"), "{help}");
     assert!(!help.contains("hunter2"), "{help}");
 }
+
+#[actix_web::test]
+async fn an_open_server_answers_only_to_its_address_and_the_allowed_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(&dir);
+    let (_server, base) = ChildProcess::spawn_server(
+        "serve",
+        Path::new(SERVICE),
+        &["serve"],
+        &[
+            ("ZEROG_STORE", &store),
+            ("ZEROG_ALLOWED_HOSTS", "jobs.example"),
+        ],
+    )
+    .await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let client = awc::Client::new();
+    let status = |host: String| {
+        let request = client
+            .get(format!("{base}/jobs"))
+            .insert_header((awc::http::header::HOST, host));
+        async move {
+            let mut response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    assert_eq!(status(format!("127.0.0.1:{port}")).await.0, 200);
+    assert_eq!(status(format!("localhost:{port}")).await.0, 200);
+    assert_eq!(status(format!("jobs.example:{port}")).await.0, 200);
+    assert_eq!(
+        status(format!("rebound.example:{port}")).await,
+        (403, "host_not_allowed".to_owned())
+    );
+}

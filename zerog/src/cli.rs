@@ -74,6 +74,15 @@ struct ServeArgs {
     /// A bearer token that every route but /health requires (default: none).
     #[arg(long = "api-token", env = "ZEROG_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// Names the API is also reached by, as `host` or `host:port`, comma-separated.
+    /// Without a token, a request whose Host is neither the bound address nor one of
+    /// these is refused, so that a DNS-rebinding page cannot reach an open API.
+    #[arg(
+        long = "allowed-hosts",
+        env = "ZEROG_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Delete finished jobs once they finished this long ago, like `7d` (default: keep them).
     // Not zero: that would delete every job within a second of its end.
     #[arg(long = "prune-after", env = "ZEROG_PRUNE_AFTER", value_parser = duration::parse_nonzero)]
@@ -265,6 +274,7 @@ impl ApiServer {
             state = state.api_token(token);
             tracing::info!("the API requires a bearer token on every route but /health");
         } else {
+            state = state.allowed_hosts(http::AllowedHosts::new(address, &args.allowed_hosts));
             tracing::warn!(
                 "the API is open to anyone who can reach it: set ZEROG_API_TOKEN to require a token"
             );

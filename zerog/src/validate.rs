@@ -64,13 +64,14 @@ pub fn build_validator<T: Job>() -> jsonschema::Validator {
 
 /// Validates `params` for `T` and returns them as stored: deserialized, then serialized.
 pub(crate) fn validate_params<T: Job>(params: &Value) -> Result<Value, Vec<Violation>> {
-    let violations: Vec<Violation> = T::validator()
+    let mut violations: Vec<Violation> = T::validator()
         .iter_errors(params)
         .map(|error| Violation {
             path: error.instance_path().to_string(),
             message: error.to_string(),
         })
         .collect();
+    nul_characters(params, &mut String::new(), &mut violations);
     if !violations.is_empty() {
         return Err(violations);
     }
@@ -88,6 +89,42 @@ pub(crate) fn validate_params<T: Job>(params: &Value) -> Result<Value, Vec<Viola
             message: format!("parameters do not serialize back: {error}"),
         }]
     })
+}
+
+/// Reports every string and key of `value` that holds a NUL character: PostgreSQL
+/// cannot keep one in text, so it is refused on every backend alike, with its path.
+fn nul_characters(value: &Value, path: &mut String, violations: &mut Vec<Violation>) {
+    const MESSAGE: &str = "a NUL character (U+0000) cannot be stored: remove it from the text";
+    match value {
+        Value::String(text) if text.contains('\0') => violations.push(Violation {
+            path: path.clone(),
+            message: MESSAGE.to_owned(),
+        }),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let length = path.len();
+                path.push_str(&format!("/{index}"));
+                nul_characters(item, path, violations);
+                path.truncate(length);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                let length = path.len();
+                path.push('/');
+                path.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                if key.contains('\0') {
+                    violations.push(Violation {
+                        path: path.clone(),
+                        message: format!("{MESSAGE} (it is in the key)"),
+                    });
+                }
+                nul_characters(field, path, violations);
+                path.truncate(length);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// JSON Schema counts `5.0` as an integer, and serde does not; turning integral floats
@@ -168,5 +205,28 @@ fn placeholder(property: &Value) -> Value {
         Some("array") => Value::Array(Vec::new()),
         Some("object") => Value::Object(Default::default()),
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_nul_character_is_reported_with_its_path() {
+        let mut violations = Vec::new();
+        let params =
+            json!({"a": "x\u{0}", "b": ["ok", "\u{0}"], "c\u{0}": 1, "d/e": {"f": "\u{0}"}});
+        nul_characters(&params, &mut String::new(), &mut violations);
+        let paths: Vec<&str> = violations.iter().map(|v| v.path.as_str()).collect();
+        assert_eq!(paths, ["/a", "/b/1", "/c\u{0}", "/d~1e/f"]);
+        violations.clear();
+        nul_characters(
+            &json!({"a": "Zoë", "b": [1, null]}),
+            &mut String::new(),
+            &mut violations,
+        );
+        assert!(violations.is_empty());
     }
 }

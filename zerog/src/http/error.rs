@@ -144,6 +144,19 @@ pub enum ApiError {
         /// The leaf asked for.
         leaf: String,
     },
+    /// The path or the query holds a NUL character (`%00`), which no store keeps.
+    #[error("the path and the query may not hold a NUL character (%00)")]
+    NulCharacter,
+    /// The `Host` names something other than this server, as a DNS-rebinding page
+    /// would.
+    #[error(
+        "this server does not answer to the host `{0}`: use its address, or add the name \
+         to ZEROG_ALLOWED_HOSTS"
+    )]
+    HostNotAllowed(String),
+    /// A state-changing request from a page of another origin.
+    #[error("requests that change state are refused from another origin, and `{0}` is one")]
+    CrossOrigin(String),
     /// The request carries no valid bearer token, and the server requires one.
     #[error("a valid bearer token is required: send `Authorization: Bearer <token>`")]
     Unauthorized,
@@ -195,6 +208,9 @@ impl ApiError {
             ApiError::UnknownBranch(_) => "unknown_branch",
             ApiError::NotALeaf(_) => "not_a_leaf",
             ApiError::UnknownLeaf { .. } => "unknown_leaf",
+            ApiError::NulCharacter => "nul_character",
+            ApiError::HostNotAllowed(_) => "host_not_allowed",
+            ApiError::CrossOrigin(_) => "cross_origin",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Backend(_) => "backend_unavailable",
         }
@@ -231,7 +247,9 @@ impl ResponseError for ApiError {
             | ApiError::BadAge(_)
             | ApiError::AgeOutOfRange { .. }
             | ApiError::MissingParameter(_)
-            | ApiError::NotALeaf(_) => StatusCode::BAD_REQUEST,
+            | ApiError::NotALeaf(_)
+            | ApiError::NulCharacter => StatusCode::BAD_REQUEST,
+            ApiError::HostNotAllowed(_) | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::UnknownJobType(_)
             | ApiError::UnknownJob(_)

@@ -25,8 +25,10 @@
 //! `health` and `metrics`. Handlers stay thin: they decode the request, call the
 //! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
 //!
-//! Around every route: a bearer-token check when a token is set (`auth`), and one
-//! tracing line per request with its method, path, status and duration, never its
+//! Around every route: the request guards (`guard`: no NUL in the path or query, no
+//! cross-origin or form-typed writes, and the `Host` check when [`AllowedHosts`] is
+//! set), a bearer-token check when a token is set (`auth`), and one tracing line per
+//! request with its method, path, status and duration, never its
 //! query or body.
 
 mod auth;
@@ -34,6 +36,7 @@ mod control;
 mod discovery;
 mod error;
 mod events;
+mod guard;
 mod health;
 mod hierarchy;
 mod listing;
@@ -55,6 +58,7 @@ use crate::backend::Backend;
 use crate::registry::Registry;
 
 pub use error::ApiError;
+pub use guard::AllowedHosts;
 pub use routes::openapi_document;
 
 /// The largest request body accepted by default: 1 MiB.
@@ -77,6 +81,7 @@ pub struct ApiState {
     service_name: Arc<str>,
     service_version: Arc<str>,
     token: Option<auth::BearerToken>,
+    hosts: Option<AllowedHosts>,
     events_poll_interval: Duration,
 }
 
@@ -92,6 +97,7 @@ impl ApiState {
             service_name: Arc::from("zerog"),
             service_version: Arc::from(env!("CARGO_PKG_VERSION")),
             token: None,
+            hosts: None,
             events_poll_interval: DEFAULT_EVENTS_POLL_INTERVAL,
         }
     }
@@ -123,6 +129,17 @@ impl ApiState {
         self
     }
 
+    /// Answers only requests whose `Host` is one of `hosts` (every route but
+    /// `/health`), refusing the rest with 403 `host_not_allowed`: the defence of an
+    /// API without a token against DNS rebinding. Off unless set, since an app mounted
+    /// in a server of its own may be reached by names only that server knows; the
+    /// binary sets it from its bound address and `ZEROG_ALLOWED_HOSTS` when no token
+    /// is set.
+    pub fn allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.hosts = Some(hosts);
+        self
+    }
+
     /// Sets how often `GET /events/{uuid}` reads the job's record.
     pub fn events_poll_interval(mut self, interval: Duration) -> Self {
         self.events_poll_interval = interval.max(Duration::from_millis(10));
@@ -143,6 +160,7 @@ pub fn app(
     >,
 > {
     let token = state.token.clone();
+    let hosts = state.hosts.clone();
     App::new()
         .app_data(web::Data::new(state))
         .app_data(
@@ -154,7 +172,8 @@ pub fn app(
         // route matched: a flat route always wins.
         .default_service(web::to(hierarchy::dispatch))
         .wrap_fn(move |request, service| {
-            let refused = auth::refuse(token.as_ref(), &request);
+            let refused = guard::refuse(hosts.as_ref(), &request)
+                .or_else(|| auth::refuse(token.as_ref(), &request));
             let response = match refused {
                 None => Ok(service.call(request)),
                 Some(error) => Err(request.into_response(error.error_response())),

@@ -58,6 +58,7 @@ pub(super) fn document(
     if secured {
         require_token(&mut paths);
     }
+    guard_answers(&mut paths, state.hosts.is_some());
 
     let mut document = json!({
         "openapi": "3.1.0",
@@ -101,6 +102,48 @@ fn require_token(paths: &mut Map<String, Value>) {
             "headers": { "WWW-Authenticate": { "schema": { "type": "string" } } },
             "content": { "application/json": { "schema": error_ref() } },
         });
+    }
+}
+
+/// Adds the answers of the request guards (see `guard`) to every operation: 400
+/// `nul_character` wherever a path or query parameter is taken, 403 `cross_origin`
+/// and 415 on state-changing operations, and 403 `host_not_allowed` on every
+/// operation but `/health` when the `Host` check is on.
+fn guard_answers(paths: &mut Map<String, Value>, host_check: bool) {
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in item.iter_mut() {
+            let takes_parameters = path.contains('{')
+                || operation
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|parameters| !parameters.is_empty());
+            let responses = &mut operation["responses"];
+            if takes_parameters {
+                match responses.get_mut("400") {
+                    Some(bad) => {
+                        let kinds = bad["description"].as_str().unwrap_or_default();
+                        bad["description"] = Value::from(format!("{kinds}; `nul_character`"));
+                    }
+                    None => responses["400"] = error("nul_character"),
+                }
+            }
+            let mut forbidden = Vec::new();
+            if !matches!(method.as_str(), "get" | "head" | "options") {
+                forbidden.push("cross_origin");
+                if responses.get("415").is_none() {
+                    responses["415"] = error("unsupported_media_type: a body must be sent as JSON");
+                }
+            }
+            if host_check && path != "/health" {
+                forbidden.push("host_not_allowed");
+            }
+            if !forbidden.is_empty() {
+                responses["403"] = error(&forbidden.join(" or "));
+            }
+        }
     }
 }
 

@@ -75,15 +75,7 @@ fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .ok_or(ApiError::UnsupportedMediaType)?;
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
+    if super::guard::is_json(content_type) {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType)
