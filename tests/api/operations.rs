@@ -128,6 +128,53 @@ async fn health_answers_ok_after_a_round_trip_to_the_store() {
 }
 
 #[actix_web::test]
+async fn an_sqlite_file_deleted_under_the_server_fails_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::connect(&sqlite_url(&dir)).await.unwrap();
+    let app = api::mount(ApiState::new(backend, registry())).await;
+    assert_eq!(call(&app, get("/health")).await.status, 200);
+    // Writes to the open, unlinked file still succeed; its jobs would be gone at
+    // the next start.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let answer = call(&app, get("/health")).await;
+    assert_eq!(answer.status, 503, "{}", answer.text());
+    assert_eq!(answer.json["checks"]["store"]["status"], "failing");
+    assert_eq!(
+        answer.json["checks"]["store"]["message"],
+        "the store failed a write"
+    );
+}
+
+#[actix_web::test]
+async fn an_sqlite_file_replaced_under_the_server_fails_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let backend = Backend::connect(&url).await.unwrap();
+    let app = api::mount(ApiState::new(backend, registry())).await;
+    let path = url.strip_prefix("sqlite://").unwrap();
+    std::fs::rename(path, format!("{path}.moved")).unwrap();
+    std::fs::write(path, b"").unwrap();
+    let answer = call(&app, get("/health")).await;
+    assert_eq!(answer.status, 503, "{}", answer.text());
+}
+
+#[actix_web::test]
+async fn a_store_that_cannot_be_written_is_refused_at_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    drop(Backend::connect(&url).await.unwrap());
+    let read_only = format!("{url}?mode=ro");
+    let error = Backend::connect(&read_only).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::Unwritable { .. }),
+        "{read_only}: {error}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("cannot be written"), "{message}");
+    assert!(message.contains("readonly"), "{message}");
+}
+
+#[actix_web::test]
 async fn a_down_store_is_503_naming_the_part_without_its_internals() {
     let app = down_app().await;
     let answer = call(&app, get("/health")).await;

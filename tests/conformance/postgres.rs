@@ -133,3 +133,22 @@ async fn a_worker_elsewhere_wakes_on_notify() {
     conformance::wakes_across_handles(elsewhere, isolated.backend).await;
     isolated.cleanup.await;
 }
+
+#[tokio::test]
+async fn a_read_only_database_is_refused_at_connect() {
+    let Some(isolated) = services::postgres("a_read_only_database_is_refused").await else {
+        return;
+    };
+    isolated.backend.ping().await.unwrap();
+    let read_only = services::with_param(
+        &isolated.store_url,
+        "options",
+        "-c%20default_transaction_read_only%3Don",
+    );
+    let refused = zerog::backend::Backend::connect(&read_only).await;
+    let message = refused
+        .expect_err("a read-only database is refused")
+        .to_string();
+    assert!(message.contains("read-only transaction"), "{message}");
+    isolated.cleanup.await;
+}

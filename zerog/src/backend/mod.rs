@@ -154,6 +154,15 @@ pub enum StoreError {
     /// The backend failed or cannot be reached.
     #[error("backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store opened, but a write to it failed: it is read-only, full, or gone.
+    #[error("the store `{url}` cannot be written: {source}")]
+    Unwritable {
+        /// The URL, its password hidden.
+        url: String,
+        /// The failed write's error.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// A stored record does not parse.
     #[error("stored record of job {uuid} is corrupt: {source}")]
     Corrupt {
@@ -396,11 +405,14 @@ pub trait Store: Send + Sync + 'static {
     /// Cancel safe: it only reads.
     async fn stats(&self) -> Result<Stats, StoreError>;
 
-    /// A round trip to the backend, for `/health`.
+    /// A round trip to the backend that writes, for `/health` and for the check at
+    /// connect: a store that answers reads but refuses writes (a read-only file or
+    /// standby, a full disk, an SQLite file deleted under the process) fails it. It
+    /// rewrites one row or key of its own and touches no job.
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe.
+    /// Cancel safe: one idempotent write.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Waits until jobs may have become due (another process inserted or released

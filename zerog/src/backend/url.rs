@@ -5,8 +5,22 @@ use std::sync::Arc;
 
 use super::{Store, StoreError};
 
-/// The store that `url` names, connected.
+/// The store that `url` names, connected, and shown to take a write: a store that
+/// only reads would accept jobs and lose them.
 pub(super) async fn connect_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let store = open_store(url).await?;
+    store
+        .ping()
+        .await
+        .map_err(|source| StoreError::Unwritable {
+            url: redact_url(url),
+            source: Box::new(source),
+        })?;
+    Ok(store)
+}
+
+/// The store that `url` names, connected.
+async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
         return Ok(Arc::new(super::SqliteBackend::connect(url).await?));

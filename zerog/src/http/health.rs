@@ -1,5 +1,8 @@
-//! `GET /health`: liveness plus a round trip to the store. It needs no token, so that
-//! load balancers and orchestrators can probe it.
+//! `GET /health`: liveness plus a round trip to the store that writes (see
+//! [`Store::ping`](crate::backend::Store::ping)), so that a store that reads but can no
+//! longer keep a job (read-only, full, or an SQLite file deleted under the server)
+//! counts as unavailable. It needs no token, so that load balancers and orchestrators
+//! can probe it.
 //!
 //! 200 `{"status": "ok", "checks": {"store": {"status": "ok", "latencyMs": 0.4}}}`, or
 //! 503 with `status` `unavailable`, the failing check, and the `error` and `message`
@@ -34,7 +37,7 @@ pub(super) struct Health {
 /// The parts that `/health` checks.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(super) struct Checks {
-    /// A round trip to the job store.
+    /// A round trip to the job store that writes.
     store: Check,
 }
 
@@ -59,7 +62,7 @@ pub(super) async fn health(state: web::Data<ApiState>) -> HttpResponse {
         Ok(Ok(())) => None,
         Ok(Err(error)) => {
             tracing::error!(%error, "health check: the store failed");
-            Some("the store failed the round trip")
+            Some("the store failed a write")
         }
         Err(_) => {
             tracing::error!(timeout = ?PING_TIMEOUT, "health check: the store did not answer");

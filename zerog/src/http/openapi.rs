@@ -627,7 +627,7 @@ pub(super) fn health_operation(components: &mut Components, state: &ApiState) ->
     let mut operation = json!({
         "operationId": "health",
         "tags": ["operations"],
-        "summary": "Liveness and a round trip to the store; needs no token",
+        "summary": "Liveness and a round trip to the store that writes; needs no token",
         "responses": {
             "200": answer("Every check passed", health.clone()),
             "503": answer("A check failed; `checks` says which", health),

@@ -177,7 +177,7 @@ pub(super) static ROUTES: [Route; 15] = [
         || web::route().to(health::health),
         Operation::Single(openapi::health_operation),
     )
-    .linked("health", "Liveness and a store round trip."),
+    .linked("health", "Liveness and a store round trip that writes."),
     Route::new(
         Method::GET,
         "/metrics",

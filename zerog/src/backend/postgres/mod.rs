@@ -68,6 +68,7 @@ fn schema_reason(schema: &str) -> String {
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("001_jobs.sql")),
     (2, include_str!("002_revision.sql")),
+    (3, include_str!("003_health.sql")),
 ];
 
 /// The schema used when the URL names none.
@@ -670,7 +671,14 @@ impl Store for PostgresBackend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.pool.acquire().await?.ping().await?;
+        let sql = format!(
+            "INSERT INTO \"{}\".zerog_health (id, checked_at) VALUES (1, now())
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+            self.inner.schema
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&self.inner.pool)
+            .await?;
         Ok(())
     }
 

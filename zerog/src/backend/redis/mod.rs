@@ -446,7 +446,10 @@ impl Store for RedisBackend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = ::redis::cmd("PING")
+        // A write, not PING: a read-only replica or a full `maxmemory` answers PING.
+        let () = ::redis::cmd("SET")
+            .arg(format!("{}:health", self.prefix))
+            .arg(Utc::now().timestamp_millis())
             .query_async(&mut self.conn.clone())
             .await
             .map_err(redis_error)?;

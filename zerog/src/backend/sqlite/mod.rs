@@ -11,7 +11,9 @@ mod admin;
 mod workers;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,7 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 use super::{
@@ -35,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("001_jobs.sql")),
     (2, include_str!("002_control.sql")),
     (3, include_str!("003_revision.sql")),
+    (4, include_str!("004_health.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -44,6 +47,55 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
     pool: SqlitePool,
+    /// The database file, for a file database: `ping` checks that it is still there.
+    file: Option<Arc<DatabaseFile>>,
+}
+
+/// The file a backend opened, and which file it was: SQLite goes on writing to a file
+/// that was deleted or replaced under it, and its jobs are gone at the next start.
+#[derive(Debug)]
+struct DatabaseFile {
+    path: PathBuf,
+    identity: Option<FileIdentity>,
+}
+
+/// A file's device and inode, where the platform has them.
+type FileIdentity = (u64, u64);
+
+impl DatabaseFile {
+    fn identity(metadata: &std::fs::Metadata) -> Option<FileIdentity> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some((metadata.dev(), metadata.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            None
+        }
+    }
+
+    fn opened(path: &Path) -> std::io::Result<Self> {
+        let path = std::fs::canonicalize(path)?;
+        let identity = Self::identity(&std::fs::metadata(&path)?);
+        Ok(DatabaseFile { path, identity })
+    }
+
+    /// An error if the file is gone or is another file now.
+    fn check(&self) -> Result<(), StoreError> {
+        let gone = |why: String| {
+            StoreError::Backend(
+                format!("the SQLite database `{}` {why}", self.path.display()).into(),
+            )
+        };
+        let metadata =
+            std::fs::metadata(&self.path).map_err(|error| gone(format!("is gone: {error}")))?;
+        if Self::identity(&metadata) != self.identity {
+            return Err(gone("was replaced by another file".to_owned()));
+        }
+        Ok(())
+    }
 }
 
 /// Whether `error` is SQLite's SQLITE_BUSY, "database is locked".
@@ -129,7 +181,14 @@ impl SqliteBackend {
         loop {
             let opened = async {
                 let pool = pool_options.clone().connect_with(options.clone()).await?;
-                let backend = SqliteBackend { pool };
+                let file = if memory {
+                    None
+                } else {
+                    let file =
+                        DatabaseFile::opened(options.get_filename()).map_err(sqlx::Error::Io)?;
+                    Some(Arc::new(file))
+                };
+                let backend = SqliteBackend { pool, file };
                 backend.migrate().await?;
                 Ok::<_, sqlx::Error>(backend)
             };
@@ -324,7 +383,16 @@ impl Store for SqliteBackend {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.pool.acquire().await?.ping().await?;
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
+        sqlx::query(
+            "INSERT INTO zerog_health (id, checked_at) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(millis(Utc::now()))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
