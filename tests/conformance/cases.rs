@@ -244,6 +244,52 @@ pub async fn ack_finishes_the_job_for_good(ctx: Ctx) {
     );
 }
 
+/// A job's own text may hold NUL, which PostgreSQL's JSONB cannot: its run's end is
+/// written all the same, in one batch and alone, and progress too.
+pub async fn a_run_whose_text_holds_nul_is_written(ctx: Ctx) {
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let kept = |text: &str, prefix: &str| {
+        text.starts_with(prefix) && (text.ends_with("\0b") || text.ends_with("\u{FFFD}b"))
+    };
+    let job = enqueue(&ctx, "a", "alpha", 1).await;
+    let taken = reserve(&ctx, &ask).await.unwrap();
+    let mut running = taken.record.clone();
+    running.push_event(Utc::now(), "progress a\0b");
+    ctx.backend
+        .save_progress(&taken.lease, &running)
+        .await
+        .expect("progress with NUL is written");
+    let mut finished = done(running, 200);
+    finished.push_event(Utc::now(), "log a\0b");
+    finished.data = json!({"out": "data a\0b", "key\0": 1});
+    ctx.backend
+        .settle_runs(&[(&taken.lease, &finish(finished))])
+        .await
+        .expect("the batch is written")
+        .into_iter()
+        .for_each(|outcome| outcome.expect("the end of the run is written"));
+    let stored = get(&ctx, &job).await;
+    assert_eq!(stored.status, Status::Done);
+    let messages: Vec<&str> = stored
+        .events
+        .iter()
+        .map(|event| event.msg.as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|msg| kept(msg, "progress a")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|msg| kept(msg, "log a")),
+        "{messages:?}"
+    );
+    assert!(
+        kept(stored.data["out"].as_str().unwrap(), "data a"),
+        "{}",
+        stored.data
+    );
+}
+
 pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
     let ask = Ask::new(&["alpha"], &["a"]);

@@ -108,6 +108,7 @@ macro_rules! conformance_suite {
             queue_limits_cap_running_jobs_across_workers,
             reserve_many_takes_a_batch_that_fits,
             ack_finishes_the_job_for_good,
+            a_run_whose_text_holds_nul_is_written,
             ends_of_runs_are_written_together_each_fenced_on_its_own,
             release_after_requeues_with_the_record_as_written,
             retries_and_backoff_as_seen_through_the_store,

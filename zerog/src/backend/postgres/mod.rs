@@ -47,6 +47,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
 use uuid::Uuid;
@@ -62,6 +63,41 @@ use crate::record::{JobRecord, Status};
 /// Why `schema` cannot name the backend's schema.
 fn schema_reason(schema: &str) -> String {
     format!("the parameter `schema` must be [a-z_][a-z0-9_]*, at most 48 bytes, not `{schema}`")
+}
+
+/// `record` as a `jsonb` value. JSONB cannot hold `\u0000`, and a job's own text (a
+/// log line, an error, its data) may: each NUL is kept as U+FFFD, so that the write
+/// of a run's end never fails on it. (Parameters with NUL are refused at submit, on
+/// every backend.)
+fn jsonb(record: &JobRecord) -> sqlx::types::Json<Box<RawValue>> {
+    // A record holds only strings, numbers and JSON values, which always serialize.
+    let text = serde_json::to_string(record).expect("a job record serializes");
+    let text = if text.contains("\\u0000") {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&text).expect("it was just written");
+        replace_nul(&mut value);
+        value.to_string()
+    } else {
+        text
+    };
+    sqlx::types::Json(RawValue::from_string(text).expect("serde_json wrote valid JSON"))
+}
+
+/// Replaces each NUL in the strings and keys of `value` with U+FFFD.
+fn replace_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => *text = text.replace('\0', "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(fields) => {
+            let taken = std::mem::take(fields);
+            for (key, mut field) in taken {
+                replace_nul(&mut field);
+                fields.insert(key.replace('\0', "\u{FFFD}"), field);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Versioned schema migrations, applied in order, each once.
@@ -249,7 +285,7 @@ impl PostgresBackend {
         .bind(stored_cost(cost))
         .bind(run_at)
         .bind(now)
-        .bind(sqlx::types::Json(record))
+        .bind(jsonb(record))
         .bind(&self.inner.channel)
         .fetch_one(conn)
         .await?;
@@ -304,11 +340,7 @@ impl PostgresBackend {
                 .map(|job| stored_cost(job.cost))
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            jobs.iter()
-                .map(|job| sqlx::types::Json(job.record))
-                .collect::<Vec<_>>(),
-        )
+        .bind(jobs.iter().map(|job| jsonb(job.record)).collect::<Vec<_>>())
         .bind(jobs.iter().map(|job| job.run_at).collect::<Vec<_>>())
         .bind(now)
         .bind(&self.inner.channel)
@@ -441,7 +473,7 @@ async fn settle_runs(
         uuids.push(write.uuid);
         leases.push(lease);
         statuses.push(transition.record.status.as_str());
-        records.push(sqlx::types::Json(&transition.record));
+        records.push(jsonb(&transition.record));
         run_ats.push(match transition.next {
             Next::RunAt(at) => Some(at),
             Next::Finished => None,
@@ -503,7 +535,7 @@ async fn write_one(
             .bind(write.uuid)
             .bind(lease)
             .bind(revision)
-            .bind(sqlx::types::Json(record))
+            .bind(jsonb(record))
             .bind(until)
             .bind(now)
             .execute(&mut *conn)
@@ -525,7 +557,7 @@ async fn write_one(
             .bind(lease)
             .bind(revision)
             .bind(transition.record.status.as_str())
-            .bind(sqlx::types::Json(&transition.record))
+            .bind(jsonb(&transition.record))
             .bind(run_at)
             .bind(finished_at)
             .bind(now)
