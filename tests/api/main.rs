@@ -1,5 +1,5 @@
 //! The HTTP API, from the routes' errors and the parameters' validation to discovery,
-//! the OpenAPI document, listing, events and operations: one test binary, a module per
+//! the OpenAPI document, listing, events, operations and the transport under the app: one test binary, a module per
 //! area, so that zerog is linked once for all of them.
 
 #[path = "../../examples/jobs/prime_sieve.rs"]
@@ -14,4 +14,5 @@ mod listing;
 mod openapi;
 mod operations;
 mod schema_acceptance;
+mod transport;
 mod validation;
