@@ -1,6 +1,6 @@
 //! The HTTP API, from the routes' errors and the parameters' validation to discovery,
-//! the OpenAPI document, listing, events and operations: one test binary, a module per
-//! area, so that zerog is linked once for all of them.
+//! the OpenAPI document, listing, events, operations and the transport under the app:
+//! one test binary, a module per area, so that zerog is linked once for all of them.
 
 #[path = "../../examples/jobs/prime_sieve.rs"]
 mod prime_sieve;
@@ -16,4 +16,5 @@ mod openapi;
 mod operations;
 mod schema_acceptance;
 mod text;
+mod transport;
 mod validation;

@@ -13,7 +13,6 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::HttpServer;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -106,12 +105,10 @@ impl Service {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let address = listener.local_addr().expect("a local address");
         let state = ApiState::new(backend, registry);
-        let server = HttpServer::new(move || http::app(state.clone()))
-            .workers(1)
-            .disable_signals()
+        let server = http::Server::new(state)
+            .threads(1)
             .listen(listener)
-            .expect("the server listens")
-            .run();
+            .expect("the server listens");
         let handle = server.handle();
         tokio::spawn(server);
         (format!("http://{address}"), handle)

@@ -128,6 +128,13 @@ fn settings_that_would_fail_silently_are_refused_at_start() {
     );
     let idle = refused_at_start(&[("ZEROG_CAPACITY", "0")]);
     assert!(idle.contains("--capacity"), "{idle}");
+    let closed = refused_at_start(&[("ZEROG_MAX_CONNECTIONS", "0")]);
+    assert!(closed.contains("--max-connections"), "{closed}");
+    let hasty = refused_at_start(&[("ZEROG_BODY_TIMEOUT", "0s")]);
+    assert!(
+        hasty.contains("--body-timeout") && hasty.contains("longer than zero"),
+        "{hasty}"
+    );
     let no_path = refused_at_start(&[("ZEROG_STORE", "sqlite://")]);
     assert!(no_path.contains("sqlite://PATH"), "{no_path}");
     let missing = refused_at_start(&[("ZEROG_STORE", "sqlite:///no/such/dir/jobs.db")]);

@@ -11,10 +11,12 @@
 //! Subcommands: `run` (the default: API and worker in one process), `serve` (the API
 //! only) and `work` (a worker only). Settings come from flags or from `ZEROG_STORE`,
 //! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
-//! `ZEROG_API_TOKEN` (a bearer token) and `ZEROG_PRUNE_AFTER` (delete finished jobs
-//! this old).
+//! `ZEROG_API_TOKEN` (a bearer token), `ZEROG_PRUNE_AFTER` (delete finished jobs
+//! this old), `ZEROG_BODY_TIMEOUT` (how long a request's body may take) and
+//! `ZEROG_MAX_CONNECTIONS` (the most connections open at once).
 //!
-//! Durations (`--lease`, `--shutdown-timeout`, `--prune-after` and their variables)
+//! Durations (`--lease`, `--shutdown-timeout`, `--prune-after`, `--body-timeout` and
+//! their variables)
 //! follow [`crate::duration`]: `30s`, not ` 30s` or `30 s`. Only the shutdown timeout
 //! may be `0s`.
 
@@ -87,6 +89,15 @@ struct ServeArgs {
     // Not zero: that would delete every job within a second of its end.
     #[arg(long = "prune-after", env = "ZEROG_PRUNE_AFTER", value_parser = duration::parse_nonzero)]
     prune_after: Option<Duration>,
+    /// How long a request's body may take to arrive, like `30s` (the default); a
+    /// slower one is answered 408.
+    // Not zero: every body would time out.
+    #[arg(long = "body-timeout", env = "ZEROG_BODY_TIMEOUT", value_parser = duration::parse_nonzero)]
+    body_timeout: Option<Duration>,
+    /// The most connections the API keeps open at once (default: 128); more wait,
+    /// unanswered, until one closes.
+    #[arg(long = "max-connections", env = "ZEROG_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -270,6 +281,9 @@ impl ApiServer {
         let address = listener.local_addr()?;
         let mut state = ApiState::new(backend.clone(), registry.clone())
             .service_info(&service_name(), env!("CARGO_PKG_VERSION"));
+        if let Some(timeout) = args.body_timeout {
+            state = state.body_timeout(timeout);
+        }
         if let Some(token) = &args.api_token {
             state = state.api_token(token);
             tracing::info!("the API requires a bearer token on every route but /health");
@@ -279,10 +293,11 @@ impl ApiServer {
                 "the API is open to anyone who can reach it: set ZEROG_API_TOKEN to require a token"
             );
         }
-        let server = actix_web::HttpServer::new(move || http::app(state.clone()))
-            .disable_signals()
-            .listen(listener)?
-            .run();
+        let mut server = http::Server::new(state);
+        if let Some(connections) = args.max_connections {
+            server = server.max_connections(connections as usize);
+        }
+        let server = server.listen(listener)?;
         print_banner(&format!("http://{address}"), registry);
         Ok(ApiServer {
             handle: server.handle(),
@@ -393,6 +408,19 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_cap_of_zero_is_refused() {
+        let error = parse(&["serve", "--max-connections", "0"]).unwrap_err();
+        assert!(error.contains("--max-connections"), "{error}");
+        assert!(error.contains("0 is not in 1.."), "{error}");
+        let Some(Command::Serve(serve)) =
+            parse(&["serve", "--max-connections", "3"]).unwrap().command
+        else {
+            panic!("`serve` parses as the serve subcommand");
+        };
+        assert_eq!(serve.max_connections, Some(3));
+    }
+
+    #[test]
     fn durations_follow_the_grammar() {
         let Some(Command::Work(work)) = parse(&["work", "--lease", "2s"]).unwrap().command else {
             panic!("`work` parses as the work subcommand");
@@ -414,6 +442,7 @@ mod tests {
         for args in [
             ["work", "--lease", "0s"],
             ["serve", "--prune-after", "0ms"],
+            ["serve", "--body-timeout", "0s"],
             ["run", "--lease", "0m"],
         ] {
             let error = parse(&args).unwrap_err();

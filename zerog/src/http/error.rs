@@ -88,6 +88,28 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The body did not arrive within the time the server allows.
+    #[error("the body did not arrive within {}s", timeout.as_secs_f64())]
+    BodyTimeout {
+        /// The time allowed.
+        timeout: std::time::Duration,
+    },
+    /// The body ended before its declared length: the client closed the connection,
+    /// or half-closed it, too early.
+    #[error("the body ended before it was complete: the connection was closed too early")]
+    IncompleteBody,
+    /// The request's line, headers or chunked body are not valid HTTP/1.1.
+    #[error("the request is not valid HTTP/1.1: {0}")]
+    MalformedRequest(String),
+    /// The request line and headers are over the server's limit.
+    #[error("the request line and headers are larger than the limit of 128 KiB")]
+    HeadTooLarge,
+    /// The request line and headers did not arrive within the time the server allows.
+    #[error("the request line and headers did not arrive within {}s", timeout.as_secs_f64())]
+    HeadTimeout {
+        /// The time allowed.
+        timeout: std::time::Duration,
+    },
     /// The body is not declared as JSON.
     #[error("the body must be JSON, sent with `Content-Type: application/json`")]
     UnsupportedMediaType,
@@ -198,6 +220,11 @@ impl ApiError {
             ApiError::NotFinished { .. } => "not_finished",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::BodyTimeout { .. } => "body_timeout",
+            ApiError::IncompleteBody => "incomplete_body",
+            ApiError::MalformedRequest(_) => "malformed_request",
+            ApiError::HeadTooLarge => "head_too_large",
+            ApiError::HeadTimeout { .. } => "head_timeout",
             ApiError::BadQuery(_) => "bad_query",
             ApiError::BadStatus(_) => "bad_status",
             ApiError::UnfinishedStatus(_) => "unfinished_status",
@@ -248,8 +275,14 @@ impl ResponseError for ApiError {
             | ApiError::AgeOutOfRange { .. }
             | ApiError::MissingParameter(_)
             | ApiError::NotALeaf(_)
-            | ApiError::NulCharacter => StatusCode::BAD_REQUEST,
+            | ApiError::NulCharacter
+            | ApiError::IncompleteBody
+            | ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::HostNotAllowed(_) | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
+            ApiError::BodyTimeout { .. } | ApiError::HeadTimeout { .. } => {
+                StatusCode::REQUEST_TIMEOUT
+            }
+            ApiError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::UnknownJobType(_)
             | ApiError::UnknownJob(_)

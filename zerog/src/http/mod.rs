@@ -11,10 +11,15 @@
 //! let state = http::ApiState::new(backend, Registry::from_inventory())
 //!     .service_info("my-service", "1.2.0")
 //!     .api_token("s3cret");
-//! let server = actix_web::HttpServer::new(move || http::app(state.clone()))
-//!     .bind("127.0.0.1:0")?;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let server = http::Server::new(state).listen(listener)?;
 //! # Ok(()) }
 //! ```
+//!
+//! [`Server`] serves the app on a socket with the transport's limits: a cap on open
+//! connections, deadlines on heads, and the JSON error body on requests that actix
+//! refuses before the app sees them. `actix_web::HttpServer::new(move || app(...))`
+//! serves the same app, without those.
 //!
 //! Every flat route is one entry of the table in `routes`: the app's resources, the
 //! `Allow` of a 405, the OpenAPI paths and discovery's links are all read from it.
@@ -25,13 +30,15 @@
 //! `health` and `metrics`. Handlers stay thin: they decode the request, call the
 //! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
 //!
-//! Around every route: the request guards (`guard`: no NUL in the path or query, no
+//! Around every route: the answer to a request that the transport refused
+//! (`connection`), the request guards (`guard`: no NUL in the path or query, no
 //! cross-origin or form-typed writes, and the `Host` check when [`AllowedHosts`] is
 //! set), a bearer-token check when a token is set (`auth`), and one tracing line per
 //! request with its method, path, status and duration, never its
 //! query or body.
 
 mod auth;
+mod connection;
 mod control;
 mod discovery;
 mod error;
@@ -45,6 +52,7 @@ mod monitor;
 mod openapi;
 mod routes;
 mod schema;
+mod server;
 mod submit;
 
 use std::sync::Arc;
@@ -60,12 +68,17 @@ use crate::registry::Registry;
 pub use error::ApiError;
 pub use guard::AllowedHosts;
 pub use routes::openapi_document;
+pub use server::{DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server};
 
 /// The largest request body accepted by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How deeply job parameters may nest arrays and objects by default.
 pub const DEFAULT_MAX_DEPTH: usize = 32;
+
+/// How long a request's body may take to arrive by default, from the moment its head
+/// has arrived.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often `GET /events/{uuid}` reads the job's record by default.
 pub const DEFAULT_EVENTS_POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -77,6 +90,7 @@ pub struct ApiState {
     backend: Backend,
     registry: Registry,
     body_limit: usize,
+    body_timeout: Duration,
     max_depth: usize,
     service_name: Arc<str>,
     service_version: Arc<str>,
@@ -93,6 +107,7 @@ impl ApiState {
             backend,
             registry,
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             max_depth: DEFAULT_MAX_DEPTH,
             service_name: Arc::from("zerog"),
             service_version: Arc::from(env!("CARGO_PKG_VERSION")),
@@ -105,6 +120,14 @@ impl ApiState {
     /// Sets the largest request body accepted, in bytes.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// Sets how long a request's body may take to arrive, counted from the moment the
+    /// handler starts reading it; a body that misses it is answered 408
+    /// `body_timeout`, and the connection is closed.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -171,8 +194,11 @@ pub fn app(
         // The hierarchy's paths are dynamic, so they are resolved only once no flat
         // route matched: a flat route always wins.
         .default_service(web::to(hierarchy::dispatch))
+        // The checks every request passes, in order: a request the transport refused
+        // is answered whatever it carries; then the guards; then the token.
         .wrap_fn(move |request, service| {
-            let refused = guard::refuse(hosts.as_ref(), &request)
+            let refused = connection::refusal(&request)
+                .or_else(|| guard::refuse(hosts.as_ref(), &request))
                 .or_else(|| auth::refuse(token.as_ref(), &request));
             let response = match refused {
                 None => Ok(service.call(request)),

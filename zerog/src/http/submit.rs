@@ -1,9 +1,13 @@
 //! `POST /job/{jobType}`: validate, persist, enqueue (the seed's "run job").
 
+use std::sync::Arc;
+
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::connection::ConnectionReport;
 use super::{ApiError, ApiState};
 use crate::record::JobRecord;
 use crate::registry::JobType;
@@ -30,7 +34,7 @@ pub(super) async fn accept(
     state: &ApiState,
 ) -> Result<HttpResponse, ApiError> {
     require_json(request)?;
-    let params = read_json(request, body, state.body_limit).await?;
+    let params = read_json(request, body, state).await?;
     if nesting_depth(&params) > state.max_depth {
         return Err(ApiError::TooDeep {
             limit: state.max_depth,
@@ -85,8 +89,9 @@ fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
 async fn read_json(
     request: &HttpRequest,
     body: web::Payload,
-    limit: usize,
+    state: &ApiState,
 ) -> Result<Value, ApiError> {
+    let limit = state.body_limit;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -95,12 +100,26 @@ async fn read_json(
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let bytes = body
-        .to_bytes_limited(limit)
+    let timeout = state.body_timeout;
+    let bytes = tokio::time::timeout(timeout, body.to_bytes_limited(limit))
         .await
+        .map_err(|_| ApiError::BodyTimeout { timeout })?
         .map_err(|_| ApiError::PayloadTooLarge { limit })?
-        .map_err(|error| ApiError::MalformedJson(format!("the body could not be read: {error}")))?;
+        .map_err(|error| body_error(request, error))?;
     serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+}
+
+/// Why a body could not be read, in words for the client: actix's own message for a
+/// body that ends early names an internal `None`.
+fn body_error(request: &HttpRequest, error: actix_web::Error) -> ApiError {
+    let refused = request
+        .conn_data::<Arc<ConnectionReport>>()
+        .and_then(|report| report.body_error());
+    match (refused, error.as_error::<PayloadError>()) {
+        (Some(refused), _) => refused,
+        (None, Some(PayloadError::Incomplete(_))) => ApiError::IncompleteBody,
+        (None, _) => ApiError::MalformedRequest(format!("the body could not be read: {error}")),
+    }
 }
 
 #[cfg(test)]
