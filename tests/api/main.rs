@@ -9,6 +9,7 @@ mod waste_time;
 
 mod discovery;
 mod events;
+mod head;
 mod http_errors;
 mod listing;
 mod openapi;
