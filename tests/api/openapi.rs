@@ -7,8 +7,9 @@
 //! - with a token, every operation but `/health` documents the bearer scheme and 401;
 //! - every closed set of strings is an `enum`, never a `oneOf` of `const`s.
 //!
-//! `.ci/run` also checks the document with `openapi-spec-validator` and fuzzes the
-//! server with schemathesis.
+//! `.ci/run` also checks the document with `openapi-spec-validator`, fuzzes the
+//! server with schemathesis, and follows a job with a client generated from the
+//! document (`.ci/generated-client`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
