@@ -6,7 +6,7 @@
 //! is serialized again, so the stored parameters carry their defaults.
 //!
 //! Every schema zerog publishes, a job type's and the OpenAPI document's, writes a
-//! closed set of strings as `enum`, with [`StringEnums`]: schemars writes a fieldless
+//! closed set of strings as `enum` (a schemars transform): schemars writes a fieldless
 //! enum whose variants have doc comments as a `oneOf` of `const`s, and some client
 //! generators read only the first of those.
 
