@@ -312,12 +312,12 @@ async fn flat_routes_are_never_shadowed_and_answer_405_with_allow() {
     assert_eq!(call(&app, get("/health")).await.status, 200);
     for (request, allow) in [
         (get("/job/waste_time"), "POST"),
-        (post_json("/jobs", &json!({})), "GET, DELETE"),
-        (post_json("/progress/x", &json!({})), "GET"),
-        (api::delete("/health"), "GET"),
+        (post_json("/jobs", &json!({})), "GET, HEAD, DELETE"),
+        (post_json("/progress/x", &json!({})), "GET, HEAD"),
+        (api::delete("/health"), "GET, HEAD"),
         (get("/cancel/x"), "POST"),
-        (api::delete("/workers"), "GET"),
-        (post_json("/openapi.json", &json!({})), "GET"),
+        (api::delete("/workers"), "GET, HEAD"),
+        (post_json("/openapi.json", &json!({})), "GET, HEAD"),
     ] {
         let answer = call(&app, request).await;
         answer.assert_error(405, "method_not_allowed");

@@ -10,6 +10,7 @@ mod waste_time;
 mod browsers;
 mod discovery;
 mod events;
+mod head;
 mod http_errors;
 mod listing;
 mod openapi;

@@ -4,21 +4,25 @@
 //! - every documented path answers its documented methods, and 405 with `Allow` to
 //!   the others;
 //! - real answers, errors included, validate against the documented response schemas;
-//! - with a token, every operation but `/health` documents the bearer scheme and 401.
+//! - with a token, every operation but `/health` documents the bearer scheme and 401;
+//! - every closed set of strings is an `enum`, never a `oneOf` of `const`s.
 //!
-//! `.ci/run` also checks the document with `openapi-spec-validator` and fuzzes the
-//! server with schemathesis.
+//! `.ci/run` also checks the document with `openapi-spec-validator`, fuzzes the
+//! server with schemathesis, and follows a job with a client generated from the
+//! document (`.ci/generated-client`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix_web::test::TestRequest;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use zerog::Registry;
 use zerog::backend::Backend;
 use zerog::http::{ApiState, openapi_document};
 use zerog::worker::Worker;
+use zerog::{Job, JobContext, JobError, Outcome, Registry};
 use zerog_tests::api::{self, Answer, TestApp, call, get, post_json};
 use zerog_tests::{DEADLINE, sqlite_url, wait_for};
 
@@ -129,7 +133,8 @@ async fn each_job_types_schema_is_its_request_body_and_every_ref_resolves() {
     let mut ids = BTreeSet::new();
     for item in document["paths"].as_object().unwrap().values() {
         for (method, operation) in item.as_object().unwrap() {
-            assert!(METHODS.contains(&method.as_str()));
+            // No `head`: it goes with every `get` without being documented.
+            assert!(METHODS.contains(&method.as_str()), "{method} is documented");
             let id = operation["operationId"].as_str().unwrap();
             assert!(ids.insert(id.to_owned()), "operationId {id} twice");
             assert!(
@@ -162,22 +167,39 @@ async fn documented_methods_are_served_and_the_others_answer_405_with_allow() {
             .keys()
             .map(|method| method.to_uppercase())
             .collect();
+        // HTTP gives every GET a HEAD (RFC 9110 §9.3.2); the document leaves it implied.
+        let mut served = documented.clone();
+        if documented.iter().any(|method| method == "GET") {
+            served.push("HEAD".to_owned());
+        }
         let path = concrete(template);
-        for method in METHODS.map(str::to_uppercase) {
+        let methods = METHODS.map(str::to_uppercase).into_iter();
+        for method in methods.chain(["HEAD".to_owned()]) {
             let request = TestRequest::default()
                 .method(method.parse().unwrap())
                 .uri(&path)
                 .insert_header(("Content-Type", "application/json"))
                 .set_payload("{}");
             let answer = call(&app, request).await;
-            if documented.contains(&method) {
+            if served.contains(&method) {
                 assert_ne!(answer.status, 405, "{method} {path}: {}", answer.text());
                 assert_ne!(answer.json["error"], "not_found", "{method} {path}");
+            } else if method == "HEAD" {
+                assert_eq!(answer.status, 405, "{method} {path}");
             } else {
                 answer.assert_error(405, "method_not_allowed");
+            }
+            if answer.status == 405 {
                 let allowed: BTreeSet<&str> = answer.header("allow").split(", ").collect();
-                let expected: BTreeSet<&str> = documented.iter().map(String::as_str).collect();
+                let expected: BTreeSet<&str> = served.iter().map(String::as_str).collect();
                 assert_eq!(allowed, expected, "{method} {path}");
+            }
+            if method == "HEAD" {
+                assert!(
+                    answer.bytes.is_empty(),
+                    "{method} {path}: {}",
+                    answer.text()
+                );
             }
         }
     }
@@ -402,4 +424,106 @@ async fn with_a_token_the_document_requires_bearer_auth_except_for_health() {
     let answer = call(&app, get("/openapi.json")).await;
     answer.assert_error(401, "unauthorized");
     assert_documented(&document, "get", "/openapi.json", &answer);
+}
+
+/// Resizes an image, for a parameter that is a closed set of documented strings.
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "resize")]
+pub struct Resize {
+    /// How the image meets the box.
+    pub mode: Mode,
+}
+
+/// How an image meets its box.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Keep the ratio, inside the box.
+    Fit,
+    /// Stretch to the box.
+    Fill,
+}
+
+impl zerog::Run for Resize {
+    async fn run(&mut self, _: &mut JobContext) -> Result<Outcome, JobError> {
+        Ok(Outcome::done(200))
+    }
+}
+
+/// Every `oneOf` and `anyOf` in `value` that lists a `const`, by its JSON pointer.
+fn alternatives_of_consts(value: &Value, pointer: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for key in ["oneOf", "anyOf"] {
+                let listed = object.get(key).and_then(Value::as_array);
+                if listed.is_some_and(|items| items.iter().any(|item| item.get("const").is_some()))
+                {
+                    found.push(format!("{pointer}/{key}"));
+                }
+            }
+            for (key, value) in object {
+                let key = key.replace('~', "~0").replace('/', "~1");
+                alternatives_of_consts(value, &format!("{pointer}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                alternatives_of_consts(item, &format!("{pointer}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Asserts that `schema` is the closed set `values`, each described in its description.
+fn assert_string_enum(schema: &Value, values: &[&str]) {
+    assert_eq!(schema["type"], "string", "{schema}");
+    assert_eq!(schema["enum"], json!(values), "{schema}");
+    let description = schema["description"].as_str().unwrap_or_default();
+    for value in values {
+        let bullet = format!("\n- `{value}`: ");
+        assert!(description.contains(&bullet), "{value} in {description}");
+    }
+}
+
+/// Code generators read `enum`, and some take a `oneOf` of `const`s for its first
+/// value only: openapi-python-client's parser of `Status` accepted `queued` and failed
+/// on the first running job. `.ci/generated-client` runs such a client.
+#[actix_web::test]
+async fn every_closed_set_of_strings_is_an_enum_with_its_values_described() {
+    let backend = Backend::connect("sqlite::memory:").await.unwrap();
+    let state = ApiState::new(backend, registry().register::<Resize>());
+    let app = api::mount(state.clone()).await;
+    let document = document(&state, &app).await;
+    let mut found = Vec::new();
+    alternatives_of_consts(&document, "", &mut found);
+    assert!(found.is_empty(), "alternatives of consts at {found:?}");
+
+    let schemas = &document["components"]["schemas"];
+    let statuses = [
+        "queued",
+        "running",
+        "waiting",
+        "done",
+        "failed",
+        "cancelled",
+    ];
+    assert_string_enum(&schemas["Status"], &statuses);
+    assert_string_enum(&schemas["WorkerState"], &["polling", "running", "draining"]);
+    // A job type's parameters, as the document and `/schema` publish them.
+    assert_string_enum(&schemas["resize.Mode"], &["fit", "fill"]);
+    let served = call(&app, get("/schema/resize")).await.json;
+    assert_string_enum(&served["$defs"]["Mode"], &["fit", "fill"]);
+
+    // The server takes each value, and names the set when refusing another.
+    let answer = call(&app, post_json("/job/resize", &json!({"mode": "fill"}))).await;
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let answer = call(&app, post_json("/job/resize", &json!({"mode": "crop"}))).await;
+    answer.assert_error(400, "validation");
+    assert_eq!(
+        answer.json["details"][0]["path"],
+        "/mode",
+        "{}",
+        answer.text()
+    );
 }

@@ -1,10 +1,13 @@
-//! `serve` and `work` as separate processes, and several workers on one SQLite file.
+//! `serve` and `work` as separate processes, and several workers on one SQLite file;
+//! what `serve` answers on a real socket, where the HTTP/1.1 framing is its own.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{sqlite_url, wait_for};
 
@@ -85,6 +88,85 @@ async fn serve_and_work_processes_share_one_sqlite_file() {
         );
     }
     drop(workers);
+}
+
+/// Sends `method path` over a connection of its own, as `curl -I` does for `HEAD`, and
+/// reads until the server closes: the status line and headers, and what follows them.
+async fn exchange(base: &str, method: &str, path: &str) -> (String, Vec<u8>) {
+    let address = base.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: the server never closed"))
+        .unwrap();
+    let end = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path}: no end of headers"));
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    (head, raw[end + 4..].to_vec())
+}
+
+/// The value of header `name` in `head`, the status line and headers of an answer.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[actix_web::test]
+async fn serve_answers_head_with_the_headers_of_get_and_nothing_after_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(&dir);
+    let (_server, base) = ChildProcess::spawn_server(
+        "serve",
+        Path::new(SERVICE),
+        &["serve"],
+        &[("ZEROG_STORE", &store)],
+    )
+    .await;
+    for path in ["/health", "/jobs", "/openapi.json", "/branches"] {
+        let (get_head, get_body) = exchange(&base, "GET", path).await;
+        let (head, body) = exchange(&base, "HEAD", path).await;
+        assert!(
+            get_head.starts_with("HTTP/1.1 200 "),
+            "GET {path}: {get_head}"
+        );
+        assert!(head.starts_with("HTTP/1.1 200 "), "HEAD {path}: {head}");
+        assert!(
+            body.is_empty(),
+            "HEAD {path} sent a body: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(
+            header(&head, "content-type"),
+            header(&get_head, "content-type"),
+            "HEAD {path}"
+        );
+        let length = header(&head, "content-length")
+            .unwrap_or_else(|| panic!("HEAD {path} has no Content-Length: {head}"));
+        // `/health` measures its round trip, so its length may change between calls.
+        if path != "/health" {
+            assert_eq!(length, get_body.len().to_string(), "HEAD {path}");
+        }
+    }
+    let (head, body) = exchange(
+        &base,
+        "HEAD",
+        "/progress/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    assert!(body.is_empty());
+    let (head, body) = exchange(&base, "POST", "/health").await;
+    assert!(head.starts_with("HTTP/1.1 405 "), "{head}");
+    assert_eq!(header(&head, "allow"), Some("GET, HEAD"));
+    assert!(!body.is_empty(), "a 405 to POST carries its JSON error");
 }
 
 /// Starts the service binary with `env`, expecting it to refuse at once; its stderr.

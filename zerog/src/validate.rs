@@ -4,11 +4,17 @@
 //! *every* violation is reported with its JSON pointer path. A body that passes is then
 //! deserialized into the job struct, which catches what a schema cannot say; the struct
 //! is serialized again, so the stored parameters carry their defaults.
+//!
+//! Every schema zerog publishes, a job type's and the OpenAPI document's, writes a
+//! closed set of strings as `enum` (a schemars transform): schemars writes a fieldless
+//! enum whose variants have doc comments as a `oneOf` of `const`s, and some client
+//! generators read only the first of those.
 
-use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
+use schemars::transform::{Transform, transform_subschemas};
+use schemars::{JsonSchema, Schema};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::job::Job;
 use crate::spec::JobSpec;
@@ -30,6 +36,7 @@ pub struct Violation {
 pub fn build_schema<T: Job>() -> Value {
     let spec: &JobSpec = &T::SPEC;
     let schema = SchemaSettings::draft2020_12()
+        .with_transform(StringEnums)
         .for_deserialize()
         .into_generator()
         .into_root_schema_for::<T>();
@@ -208,10 +215,148 @@ fn placeholder(property: &Value) -> Value {
     }
 }
 
+/// Rewrites each `oneOf` or `anyOf` of string `const`s as one `{"type": "string",
+/// "enum": [...]}`, moving each value's description into the schema's description as
+/// a list, ``- `queued`: Waiting for a worker.``. Alternatives that are not string
+/// constants stay, beside one `enum` of the constants.
+///
+/// Validation is unchanged: a value matches exactly one of distinct constants when it
+/// is one of them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StringEnums;
+
+impl Transform for StringEnums {
+    fn transform(&mut self, schema: &mut Schema) {
+        transform_subschemas(self, schema);
+        let Some(object) = schema.as_object_mut() else {
+            return;
+        };
+        for key in ["oneOf", "anyOf"] {
+            let Some(Value::Array(alternatives)) = object.get_mut(key) else {
+                continue;
+            };
+            let (constants, mut others): (Vec<Value>, Vec<Value>) = std::mem::take(alternatives)
+                .into_iter()
+                .partition(is_string_constant);
+            if constants.is_empty() {
+                *alternatives = others;
+                continue;
+            }
+            let values: Vec<&Value> = constants
+                .iter()
+                .map(|constant| &constant["const"])
+                .collect();
+            let described = describe_values(&constants);
+            if others.is_empty() {
+                object.remove(key);
+                object.insert("type".into(), json!("string"));
+                object.insert("enum".into(), json!(values));
+                if !described.is_empty() {
+                    let description = match object.get("description").and_then(Value::as_str) {
+                        Some(about) => format!("{about}\n\n{described}"),
+                        None => described,
+                    };
+                    object.insert("description".into(), json!(description));
+                }
+            } else {
+                let mut closed = json!({ "type": "string", "enum": values });
+                if !described.is_empty() {
+                    closed["description"] = json!(described);
+                }
+                others.insert(0, closed);
+                *alternatives = others;
+            }
+        }
+    }
+}
+
+/// Whether `alternative` is a string constant, with no keyword but its type, title and
+/// description.
+fn is_string_constant(alternative: &Value) -> bool {
+    let Some(object) = alternative.as_object() else {
+        return false;
+    };
+    let allowed = |key: &String| matches!(key.as_str(), "const" | "type" | "description" | "title");
+    object.get("const").is_some_and(Value::is_string)
+        && object.get("type").is_none_or(|kind| kind == "string")
+        && object.keys().all(allowed)
+}
+
+/// ``- `queued`: Waiting for a worker.``, a line for each constant with a description.
+fn describe_values(constants: &[Value]) -> String {
+    constants
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|constant: &Map<String, Value>| {
+            let value = constant.get("const")?.as_str()?;
+            let about = constant.get("description")?.as_str()?;
+            Some(format!("- `{value}`: {about}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn transformed(schema: Value) -> Value {
+        let mut schema = Schema::try_from(schema).unwrap();
+        StringEnums.transform(&mut schema);
+        schema.to_value()
+    }
+
+    #[test]
+    fn documented_constants_become_an_enum_with_their_descriptions_listed() {
+        let schema = transformed(json!({
+            "description": "Where a job is.",
+            "oneOf": [
+                { "type": "string", "const": "queued", "description": "Waiting." },
+                { "type": "string", "const": "done" },
+                { "type": "string", "const": "failed", "description": "Ended badly." },
+            ],
+        }));
+        assert_eq!(
+            schema,
+            json!({
+                "description": "Where a job is.\n\n- `queued`: Waiting.\n- `failed`: Ended badly.",
+                "type": "string",
+                "enum": ["queued", "done", "failed"],
+            })
+        );
+    }
+
+    #[test]
+    fn nested_constants_are_found_and_other_alternatives_kept() {
+        let schema = transformed(json!({
+            "properties": { "size": { "anyOf": [
+                { "const": "auto", "description": "Pick one." },
+                { "type": "integer" },
+            ] } },
+            "$defs": { "Flag": { "oneOf": [{ "const": "on" }, { "const": "off" }] } },
+        }));
+        assert_eq!(
+            schema["properties"]["size"],
+            json!({ "anyOf": [
+                { "type": "string", "enum": ["auto"], "description": "- `auto`: Pick one." },
+                { "type": "integer" },
+            ] })
+        );
+        assert_eq!(
+            schema["$defs"]["Flag"],
+            json!({ "type": "string", "enum": ["on", "off"] })
+        );
+    }
+
+    #[test]
+    fn constants_that_are_not_plain_strings_stay() {
+        let untouched = json!({ "oneOf": [
+            { "const": 1 },
+            { "const": "x", "deprecated": true },
+            { "type": "object", "properties": { "kind": { "const": "a" } } },
+        ] });
+        assert_eq!(transformed(untouched.clone()), untouched);
+    }
 
     #[test]
     fn every_nul_character_is_reported_with_its_path() {

@@ -7,6 +7,8 @@
 //! - `POST /{path}/{leaf}/job`: the same as `POST /job/{jobType}`;
 //! - `GET /{path}/progress|info|data/{uuid}`: the flat routes again.
 //!
+//! Every `GET` of the tree answers `HEAD` too, as the flat routes do.
+//!
 //! A job type without a path is a leaf of the root. An unknown branch is 404
 //! `unknown_branch`; a branch where a leaf is expected is 400 `not_a_leaf`.
 //!
@@ -23,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::monitor::{self, View};
-use super::{ApiError, ApiState, submit};
+use super::{ApiError, ApiState, head, submit};
 use crate::registry::{JobType, Registry};
 
 /// The last segment of `/{path}/branches`, and of `/branches` at the root.
@@ -229,11 +231,15 @@ pub(super) async fn dispatch(
         },
         error => error,
     })?;
-    let method = endpoint.method();
-    if request.method() != method {
+    let served = head::methods_serving(&endpoint.method());
+    if !served.contains(request.method()) {
         return Err(ApiError::MethodNotAllowed {
             method: request.method().to_string(),
-            allow: method.to_string(),
+            allow: served
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     match endpoint {

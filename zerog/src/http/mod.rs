@@ -23,6 +23,7 @@
 //!
 //! Every flat route is one entry of the table in `routes`: the app's resources, the
 //! `Allow` of a 405, the OpenAPI paths and discovery's links are all read from it.
+//! Every path that answers `GET` answers `HEAD` (`head`), without a body.
 //!
 //! One module per group of endpoints: `submit` and `monitor` (a job's life), `listing`
 //! (`/jobs`), `events` (SSE), `control` (cancel, workers), `discovery` (`/`),
@@ -44,6 +45,7 @@ mod discovery;
 mod error;
 mod events;
 mod guard;
+mod head;
 mod health;
 mod hierarchy;
 mod listing;
@@ -210,6 +212,11 @@ pub fn app(
                     Err(refused) => Ok(refused),
                 }
             }
+        })
+        // Outside the token check, so that a refused `HEAD` has no body either.
+        .wrap_fn(|request, service| {
+            let response = service.call(request);
+            async move { Ok(head::without_body(response.await?)) }
         })
         .wrap_fn(|request, service| {
             let started = Instant::now();

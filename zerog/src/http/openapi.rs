@@ -16,6 +16,9 @@
 //!   every leaf's `post-schema`;
 //! - for each operation, every answer it gives, errors included (`ErrorBody`);
 //! - the bearer scheme, when the server requires a token.
+//!
+//! A closed set of strings, such as `Status`, is an `enum` with each value's description
+//! listed in the schema's, as in each job type's schema: client generators read `enum`.
 
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -32,7 +35,7 @@ use super::{ApiState, DEFAULT_EVENTS_POLL_INTERVAL};
 use crate::backend::WorkerInfo;
 use crate::record::{JobRecord, Status};
 use crate::registry::JobType;
-use crate::validate::example_params;
+use crate::validate::{StringEnums, example_params};
 
 /// How a route of the table is documented.
 #[derive(Clone, Copy)]
@@ -161,6 +164,7 @@ impl Components {
                 settings.definitions_path = "/components/schemas".into();
                 settings.meta_schema = None;
             })
+            .with_transform(StringEnums)
             .for_serialize()
             .into_generator();
         Components {

@@ -3,9 +3,10 @@
 //!
 //! Everything that lists the routes reads [`ROUTES`]:
 //!
-//! - [`register`] gives each path one actix resource with a route per method, and
-//!   answers any other method 405 with the `Allow` of the methods the table gives that
-//!   path, so the header cannot drift from what is served;
+//! - [`register`] gives each path one actix resource with a route per method (and a
+//!   `HEAD` beside each `GET`, the handler being the same), and answers any other
+//!   method 405 with the `Allow` of the methods it registered on that path, so the
+//!   header cannot drift from what is served;
 //! - `GET /openapi.json` documents each entry with its operation builder;
 //! - `GET /` lists each entry's link, then the hierarchy's root ([`links`]);
 //! - [`route_words`] gives the first segments of every route, which `#[derive(Job)]`
@@ -33,8 +34,8 @@ use serde_json::{Map, Value, json};
 
 use super::openapi::{self, Components, Operation};
 use super::{
-    ApiError, ApiState, control, discovery, events, health, hierarchy, listing, metrics, monitor,
-    schema, submit,
+    ApiError, ApiState, control, discovery, events, head, health, hierarchy, listing, metrics,
+    monitor, schema, submit,
 };
 
 /// One method on one flat path.
@@ -205,7 +206,9 @@ pub(super) fn register(config: &mut web::ServiceConfig) {
     for path in paths() {
         let mut resource = web::resource(path);
         for route in ROUTES.iter().filter(|route| route.path == path) {
-            resource = resource.route((route.handler)().method(route.method.clone()));
+            for method in head::methods_serving(&route.method) {
+                resource = resource.route((route.handler)().method(method));
+            }
         }
         config.service(
             resource.default_service(web::to(move |request: HttpRequest| {
@@ -237,12 +240,14 @@ async fn method_not_allowed(
     })
 }
 
-/// The `Allow` header of `path`: the methods the table registers on it.
+/// The `Allow` header of `path`: the methods that [`register`] serves on it, which are
+/// the table's and a `HEAD` beside each `GET`.
 fn allow(path: &str) -> String {
     ROUTES
         .iter()
         .filter(|route| route.path == path)
-        .map(|route| route.method.as_str())
+        .flat_map(|route| head::methods_serving(&route.method))
+        .map(|method| method.to_string())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -357,7 +362,8 @@ mod tests {
 
     #[test]
     fn allow_lists_every_method_of_a_path() {
-        assert_eq!(allow("/jobs"), "GET, DELETE");
+        assert_eq!(allow("/jobs"), "GET, HEAD, DELETE");
+        assert_eq!(allow("/health"), "GET, HEAD");
         assert_eq!(allow("/cancel/{uuid}"), "POST");
     }
 
