@@ -84,6 +84,13 @@ pub use redis::RedisBackend;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "redis",
+    feature = "beanstalkd"
+))]
+pub(crate) use url::bad_url;
 #[cfg(any(feature = "postgres", feature = "redis"))]
 pub(crate) use url::is_plain_name;
 pub use url::redact_url;
@@ -94,7 +101,7 @@ pub use url::redact_url;
     feature = "beanstalkd"
 ))]
 pub(crate) use url::take_url_params;
-pub(crate) use url::{bad_url, unsupported};
+pub(crate) use url::unsupported;
 
 /// The default store: an SQLite file in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite://zerog.db";

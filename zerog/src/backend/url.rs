@@ -96,15 +96,12 @@ pub(crate) fn unsupported(url: &str) -> StoreError {
 
 /// The error for a URL of a known backend that it cannot use, saying why (naming the
 /// parameter at fault, when one is), its password hidden.
-#[cfg_attr(
-    not(any(
-        feature = "sqlite",
-        feature = "postgres",
-        feature = "redis",
-        feature = "beanstalkd"
-    )),
-    allow(dead_code, reason = "no backend is built in")
-)]
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "redis",
+    feature = "beanstalkd"
+))]
 pub(crate) fn bad_url(url: &str, reason: impl Into<String>) -> StoreError {
     StoreError::BadUrl {
         url: redact_url(url),
@@ -204,11 +201,16 @@ mod tests {
     #[test]
     fn errors_about_urls_never_show_the_password() {
         let url = "nosuch://u:hunter2@h/x";
-        for error in [
-            unsupported(url),
-            bad_url(url, "the parameter `x` is wrong"),
-            not_built(url, "redis"),
-        ] {
+        #[allow(unused_mut, reason = "with no backend built in, there is no bad_url")]
+        let mut errors = vec![unsupported(url), not_built(url, "redis")];
+        #[cfg(any(
+            feature = "sqlite",
+            feature = "postgres",
+            feature = "redis",
+            feature = "beanstalkd"
+        ))]
+        errors.push(bad_url(url, "the parameter `x` is wrong"));
+        for error in errors {
             let message = error.to_string();
             assert!(!message.contains("hunter2"), "{message}");
             assert!(message.contains("u:***@h"), "{message}");
