@@ -24,8 +24,9 @@
 //! Every flat route is one entry of the table in `routes`: the app's resources, the
 //! `Allow` of a 405, the OpenAPI paths and discovery's links are all read from it.
 //!
-//! One module per group of endpoints: `submit` and `monitor` (a job's life), `listing`
-//! (`/jobs`), `events` (SSE), `control` (cancel, workers), `discovery` (`/`),
+//! One module per group of endpoints: `submit` (with `delay`, its `runAt` and
+//! `runAfter`) and `monitor` (a job's life), `listing` (`/jobs`), `events` (SSE),
+//! `control` (cancel, retry, workers), `discovery` (`/`),
 //! `hierarchy` (the Spacewalk tree), `schema` and `openapi` (what the API accepts),
 //! `health` and `metrics`. Handlers stay thin: they decode the request, call the
 //! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
@@ -40,6 +41,7 @@
 mod auth;
 mod connection;
 mod control;
+mod delay;
 mod discovery;
 mod error;
 mod events;
