@@ -502,3 +502,82 @@ async fn the_openapi_document_describes_delays_batches_and_retry() {
     assert!(conflict.contains("not_retryable"), "{conflict}");
     assert!(retry["responses"]["404"].is_object());
 }
+
+#[actix_web::test]
+async fn the_rust_client_enqueues_now_later_and_in_batches() {
+    use std::time::Duration;
+    use waste_time::WasteTime;
+    use zerog::Status;
+    use zerog::client::{Client, EnqueueError, EnqueueOptions};
+
+    let client = Client::connect("sqlite::memory:").await.unwrap();
+    let backend = client.backend().clone();
+    let stored = |uuid| {
+        let backend = backend.clone();
+        async move { backend.get(uuid).await.unwrap().expect("stored") }
+    };
+
+    let now = client.enqueue(WasteTime { delay: 1 }).await.unwrap();
+    assert_eq!(stored(now).await.status, Status::Queued);
+    let before = Utc::now();
+    let later = client
+        .enqueue_in(WasteTime { delay: 1 }, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let record = stored(later).await;
+    assert_eq!(record.status, Status::Waiting);
+    assert!(time(record.run_after.as_deref().unwrap()) >= before + chrono::Duration::seconds(30));
+    let noon = time("2099-06-01T12:00:00Z");
+    let at = client
+        .enqueue_at(WasteTime { delay: 1 }, noon)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(at).await.run_after.as_deref(),
+        Some("2099-06-01T12:00:00.000Z")
+    );
+    let past = client
+        .enqueue_with(
+            WasteTime { delay: 1 },
+            EnqueueOptions::new().run_at(time("2020-01-01T00:00:00Z")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored(past).await.status, Status::Queued);
+    let error = client
+        .enqueue_in(WasteTime { delay: 1 }, Duration::from_secs(4_000_000_000))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, EnqueueError::BadRunAt(_)), "{error}");
+
+    let uuids = client
+        .enqueue_many([3, 2, 1].map(|delay| WasteTime { delay }))
+        .await
+        .unwrap();
+    for (uuid, delay) in uuids.iter().zip([3, 2, 1]) {
+        assert_eq!(stored(*uuid).await.params, json!({ "delay": delay }));
+    }
+
+    // The schema's range holds in Rust too: one bad job enqueues none.
+    let error = client
+        .enqueue_many([1, 100_000, 2].map(|delay| WasteTime { delay }))
+        .await
+        .unwrap_err();
+    match error {
+        EnqueueError::Validation {
+            index, violations, ..
+        } => {
+            assert_eq!(index, 1);
+            assert_eq!(violations[0].path, "/delay");
+        }
+        error => panic!("{error}"),
+    }
+    let listed = backend
+        .list(&zerog::backend::ListQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.jobs.len(), 7, "the bad batch enqueued nothing");
+}
