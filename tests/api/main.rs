@@ -1,5 +1,6 @@
 //! The HTTP API, from the routes' errors and the parameters' validation to discovery,
-//! the OpenAPI document, listing, events, operations and the transport under the app:
+//! the OpenAPI document, listing, events, operations, delayed and batch submits and
+//! retries, and the transport under the app:
 //! one test binary, a module per area, so that zerog is linked once for all of them.
 
 #[path = "../../examples/jobs/prime_sieve.rs"]
@@ -15,6 +16,7 @@ mod http_errors;
 mod listing;
 mod openapi;
 mod operations;
+mod scheduling;
 mod schema_acceptance;
 mod text;
 mod transport;

@@ -21,6 +21,7 @@
 
 mod cases;
 mod leases;
+mod scheduling;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -36,6 +37,7 @@ use zerog_tests::wait_for;
 
 pub(crate) use cases::*;
 pub(crate) use leases::*;
+pub(crate) use scheduling::*;
 
 /// What a backend can and cannot do, where backends differ by design.
 #[derive(Debug, Clone, Copy)]
@@ -126,6 +128,8 @@ macro_rules! conformance_suite {
             stats_count_by_status_type_and_queue,
             worker_directory_with_heartbeats_and_commands,
             idle_workers_wake_on_enqueue,
+            a_delayed_job_waits_until_its_time,
+            a_retried_job_runs_again_with_its_attempts_reset,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {

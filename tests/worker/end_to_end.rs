@@ -251,3 +251,36 @@ async fn a_worker_with_a_zero_lease_refuses_to_start() {
         "the lease must be longer than zero, like `30s`"
     );
 }
+
+/// A job submitted with `runAfter=2` waits in `waiting` and starts only once its time
+/// has come, with a worker idle and polling all along.
+#[actix_web::test]
+async fn a_delayed_job_does_not_start_before_its_time() {
+    let backend = Backend::connect("sqlite::memory:").await.unwrap();
+    let registry = Registry::new().register::<crate::jobs::Linger>();
+    let service = Service::start(backend, registry, 2).await;
+    let (status, body) = service
+        .post("/job/linger?runAfter=2", &json!({"ms": 10}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let uuid = body["uuid"].as_str().unwrap().to_owned();
+    let (_, progress) = service.get(&format!("/progress/{uuid}")).await;
+    assert_eq!(progress["status"], "waiting", "{progress}");
+
+    let finished = service.wait_finished(&uuid).await;
+    assert_eq!(finished["status"], "done", "{finished}");
+    let (_, info) = service.get(&format!("/info/{uuid}")).await;
+    let at = |key: &str| {
+        let text = info[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key}: {info}"));
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    assert!(
+        at("startedAt") >= at("createdAt") + chrono::Duration::seconds(2),
+        "started before its time: {info}"
+    );
+    service.stop().await;
+}

@@ -30,6 +30,7 @@
 
 pub mod backend;
 pub mod cli;
+pub mod client;
 pub mod context;
 pub mod duration;
 #[cfg(feature = "http")]
@@ -50,6 +51,7 @@ pub mod worker;
 pub mod __private;
 
 pub use cli::main;
+pub use client::{Client, EnqueueOptions};
 pub use context::JobContext;
 pub use job::{Job, Run};
 pub use outcome::{JobError, Outcome};

@@ -24,6 +24,7 @@
 //! assert!(matches!(transition.next, Next::RunAt(at) if at > clock.now));
 //! ```
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -130,6 +131,48 @@ impl RunOutcome {
             RunOutcome::Cancelled => "cancelled",
         }
     }
+}
+
+/// A new job, accepted at `now` to run from `run_at`, as it is stored: as given
+/// (`queued`) when that time has come, else `waiting` with `runAfter` set to it.
+///
+/// `runAfter` is `run_at` rounded up to the millisecond, as records keep times, so
+/// the record never names a time before the job may start.
+///
+/// ```
+/// # use chrono::{Duration, Utc};
+/// # use zerog::{JobRecord, JobSpec, RetryPolicy, Status, lifecycle};
+/// # let spec = JobSpec { job_type: "mail", rust_type: "Mail", queue: "mail", cost: 1,
+/// #     max_attempts: 3, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
+/// #     name: "Mail", path: "", allow_unknown_fields: false };
+/// let now = Utc::now();
+/// let record = JobRecord::new_at(&spec, serde_json::json!({}), now);
+/// let later = lifecycle::accepted(&record, now + Duration::minutes(5), now);
+/// assert_eq!(later.status, Status::Waiting);
+/// assert_eq!(lifecycle::accepted(&record, now, now).status, Status::Queued);
+/// ```
+pub fn accepted(
+    record: &JobRecord,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Cow<'_, JobRecord> {
+    if run_at <= now {
+        return Cow::Borrowed(record);
+    }
+    let mut delayed = record.clone();
+    delayed.status = Status::Waiting;
+    delayed.run_after = Some(timestamp(ceil_millis(run_at)));
+    Cow::Owned(delayed)
+}
+
+/// `time` rounded up to a whole millisecond.
+fn ceil_millis(time: DateTime<Utc>) -> DateTime<Utc> {
+    let sub_milli = time.timestamp_subsec_nanos() % 1_000_000;
+    if sub_milli == 0 {
+        return time;
+    }
+    let up = chrono::Duration::nanoseconds(i64::from(1_000_000 - sub_milli));
+    time.checked_add_signed(up).unwrap_or(time)
 }
 
 /// A queued or waiting job taken by a worker at `now`: `running`, with its start time.

@@ -1,6 +1,6 @@
 //! [`Backend`]: the handle that the server, the workers and the pruner hold, and the
-//! loops written once above every [`Store`]: submit, cancel and kill, lease recovery,
-//! listing pages and retention counts.
+//! loops written once above every [`Store`]: submit, cancel and kill, retry, lease
+//! recovery, listing pages and retention counts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -99,7 +99,9 @@ impl Backend {
         &*self.store
     }
 
-    /// Stores and queues a new record to run from `run_at`.
+    /// Stores and queues a new record to run from `run_at`. A record for a time still
+    /// ahead is stored `waiting`, with `runAfter` set to it (see
+    /// [`lifecycle::accepted`]); a worker reserves it only once that time has come.
     ///
     /// # Errors
     ///
@@ -114,8 +116,9 @@ impl Backend {
         cost: u32,
         run_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let record = lifecycle::accepted(record, run_at, Utc::now());
         let job = NewJob {
-            record,
+            record: &record,
             cost,
             run_at,
         };
@@ -125,7 +128,8 @@ impl Backend {
     }
 
     /// Stores and queues new records, each with its cost, to run from `run_at`, in one
-    /// write. See [`Store::insert`] for what a failure leaves behind.
+    /// write, `waiting` if that time is still ahead as in [`Backend::enqueue`]. See
+    /// [`Store::insert`] for what a failure leaves behind.
     ///
     /// # Cancel safety
     ///
@@ -138,9 +142,15 @@ impl Backend {
         if jobs.is_empty() {
             return Ok(());
         }
-        let jobs: Vec<NewJob<'_>> = jobs
+        let now = Utc::now();
+        let records: Vec<_> = jobs
             .iter()
-            .map(|(record, cost)| NewJob {
+            .map(|(record, _)| lifecycle::accepted(record, run_at, now))
+            .collect();
+        let jobs: Vec<NewJob<'_>> = records
+            .iter()
+            .zip(jobs)
+            .map(|(record, (_, cost))| NewJob {
                 record,
                 cost: *cost,
                 run_at,
@@ -307,6 +317,26 @@ impl Backend {
     /// Cancel safe: each attempt is one fenced write, whole or not at all.
     pub async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
         loops::cancel(&*self.store, uuid, kill).await
+    }
+
+    /// Sends a `failed` or `cancelled` job back to the queue, due now, with its
+    /// attempts reset and its log kept, as [`lifecycle::retried`] says; returns the
+    /// record as written. The write is fenced on the revision read, so a retry racing
+    /// another change of the job (in any process) is decided again on the new record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown job, [`StoreError::NotRetryable`] for
+    /// one in any other status.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: each attempt is one fenced write, whole or not at all; a dropped
+    /// call leaves the job retried or as it was.
+    pub async fn retry(&self, uuid: Uuid) -> Result<JobRecord, StoreError> {
+        let record = loops::retry(&*self.store, uuid).await?;
+        self.submitted.notify_waiters();
+        Ok(record)
     }
 
     /// Takes back every running job whose lease expired before `now` (its worker died

@@ -1,5 +1,6 @@
 //! The loops that read a job, decide with [`lifecycle`](crate::lifecycle), and write
-//! the decision fenced on the revision read, written once for every [`Store`].
+//! the decision fenced on the revision read, written once for every [`Store`]: a
+//! user's cancel and retry, and the recovery of expired leases.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -7,7 +8,8 @@ use uuid::Uuid;
 use super::{
     CancelOutcome, Change, Fence, Recovered, Store, StoreError, Stored, Write, WriteOutcome,
 };
-use crate::lifecycle::{self, Cancel, Next};
+use crate::lifecycle::{self, Cancel, Next, NotRetryable};
+use crate::record::JobRecord;
 
 /// How many expired leases one recovery pass takes back at most.
 const RECOVERY_BATCH: usize = 100;
@@ -43,6 +45,27 @@ pub(super) async fn cancel(
         // A worker moved the job in between: decide again on what it wrote.
         if store.write(&[write]).await?.first() == Some(&WriteOutcome::Written) {
             return Ok(outcome);
+        }
+    }
+}
+
+/// A user's retry of a failed or cancelled `uuid`: see
+/// [`Backend::retry`](super::Backend::retry).
+pub(super) async fn retry(store: &dyn Store, uuid: Uuid) -> Result<JobRecord, StoreError> {
+    loop {
+        let Stored { record, revision } =
+            store.get(uuid).await?.ok_or(StoreError::NotFound(uuid))?;
+        let transition = lifecycle::retried(record, Utc::now())
+            .map_err(|NotRetryable(status)| StoreError::NotRetryable { uuid, status })?;
+        let write = Write {
+            uuid,
+            fence: Fence::Revision(revision),
+            change: Change::Settle(&transition),
+        };
+        // Another process retried, cancelled or pruned it in between: decide again on
+        // what is stored now.
+        if store.write(&[write]).await?.first() == Some(&WriteOutcome::Written) {
+            return Ok(transition.record);
         }
     }
 }

@@ -128,6 +128,14 @@ pub enum StoreError {
         /// How it finished.
         status: Status,
     },
+    /// The job is neither failed nor cancelled, so it cannot be retried.
+    #[error("job {uuid} is {status}; only failed or cancelled jobs can be retried")]
+    NotRetryable {
+        /// The job.
+        uuid: Uuid,
+        /// Its status now.
+        status: Status,
+    },
     /// A listing cursor that this backend did not hand out.
     #[error("`{0}` is not a listing cursor")]
     BadCursor(String),

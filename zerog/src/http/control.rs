@@ -1,14 +1,17 @@
-//! `POST /cancel/{uuid}`, `GET /workers` and `POST /workers/{id}/drain`: controlling
-//! jobs and workers (the seed's "flexible capacity management").
+//! `POST /cancel/{uuid}`, `POST /retry/{uuid}`, `GET /workers` and
+//! `POST /workers/{id}/drain`: controlling jobs and workers (the seed's "flexible
+//! capacity management").
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::monitor::ProgressView;
 use super::{ApiError, ApiState, parse_uuid};
 use crate::backend::{CancelOutcome, WorkerCommand};
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct CancelQuery {
     #[serde(default)]
     kill: bool,
@@ -34,12 +37,30 @@ pub(super) async fn cancel(
     })))
 }
 
+/// The query of a route that takes no parameter: any parameter is refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoQuery {}
+
+/// `POST /retry/{uuid}`: a failed or cancelled job goes back to the queue.
+pub(super) async fn retry(
+    uuid: web::Path<String>,
+    _: web::Query<NoQuery>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let uuid = parse_uuid(&uuid)?;
+    let record = state.backend.retry(uuid).await?;
+    tracing::info!(job.uuid = %uuid, "retry requested");
+    Ok(HttpResponse::Ok().json(ProgressView::of(&record)))
+}
+
 pub(super) async fn workers(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let workers = state.backend.list_workers().await?;
     Ok(HttpResponse::Ok().json(json!({ "workers": workers })))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct DrainQuery {
     #[serde(default)]
     exit: bool,

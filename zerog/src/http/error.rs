@@ -58,6 +58,18 @@ pub enum ApiError {
         /// How it finished.
         status: Status,
     },
+    /// The job is neither failed nor cancelled, so it cannot be retried.
+    #[error("job {uuid} is {status}; only failed or cancelled jobs can be retried")]
+    NotRetryable {
+        /// The job.
+        uuid: Uuid,
+        /// Its status now.
+        status: Status,
+    },
+    /// A `runAt` or `runAfter` that does not parse, is negative or too far ahead, or
+    /// both given at once.
+    #[error("{0}")]
+    BadRunAt(String),
     /// No route matches.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -197,6 +209,7 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyFinished { uuid, status } => {
                 ApiError::AlreadyFinished { uuid, status }
             }
+            StoreError::NotRetryable { uuid, status } => ApiError::NotRetryable { uuid, status },
             StoreError::BadCursor(cursor) => ApiError::BadCursor(cursor),
             error => ApiError::Backend(error),
         }
@@ -215,6 +228,8 @@ impl ApiError {
             ApiError::UnknownJob(_) => "unknown_job",
             ApiError::UnknownWorker(_) => "unknown_worker",
             ApiError::AlreadyFinished { .. } => "already_finished",
+            ApiError::NotRetryable { .. } => "not_retryable",
+            ApiError::BadRunAt(_) => "bad_run_at",
             ApiError::NoRoute { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotFinished { .. } => "not_finished",
@@ -254,7 +269,8 @@ pub(super) struct ErrorBody<'a> {
     /// Every violation of the job type's schema (only for `validation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) details: Option<&'a [Violation]>,
-    /// The job's status (only for `not_finished` and `already_finished`).
+    /// The job's status (only for `not_finished`, `already_finished` and
+    /// `not_retryable`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) status: Option<Status>,
 }
@@ -267,6 +283,7 @@ impl ResponseError for ApiError {
             | ApiError::TooDeep { .. }
             | ApiError::BadUuid(_)
             | ApiError::BadQuery(_)
+            | ApiError::BadRunAt(_)
             | ApiError::BadStatus(_)
             | ApiError::UnfinishedStatus(_)
             | ApiError::BadLimit { .. }
@@ -291,7 +308,9 @@ impl ResponseError for ApiError {
             | ApiError::UnknownLeaf { .. }
             | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotFinished { .. } | ApiError::AlreadyFinished { .. } => StatusCode::CONFLICT,
+            ApiError::NotFinished { .. }
+            | ApiError::AlreadyFinished { .. }
+            | ApiError::NotRetryable { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -310,9 +329,9 @@ impl ResponseError for ApiError {
                 _ => None,
             },
             status: match self {
-                ApiError::NotFinished { status, .. } | ApiError::AlreadyFinished { status, .. } => {
-                    Some(*status)
-                }
+                ApiError::NotFinished { status, .. }
+                | ApiError::AlreadyFinished { status, .. }
+                | ApiError::NotRetryable { status, .. } => Some(*status),
                 _ => None,
             },
         };

@@ -25,8 +25,9 @@
 //! `Allow` of a 405, the OpenAPI paths and discovery's links are all read from it.
 //! Every path that answers `GET` answers `HEAD` (`head`), without a body.
 //!
-//! One module per group of endpoints: `submit` and `monitor` (a job's life), `listing`
-//! (`/jobs`), `events` (SSE), `control` (cancel, workers), `discovery` (`/`),
+//! One module per group of endpoints: `submit` (with `delay`, its `runAt` and
+//! `runAfter`) and `monitor` (a job's life), `listing` (`/jobs`), `events` (SSE),
+//! `control` (cancel, retry, workers), `discovery` (`/`),
 //! `hierarchy` (the Spacewalk tree), `schema` and `openapi` (what the API accepts),
 //! `health` and `metrics`. Handlers stay thin: they decode the request, call the
 //! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
@@ -41,6 +42,7 @@
 mod auth;
 mod connection;
 mod control;
+mod delay;
 mod discovery;
 mod error;
 mod events;

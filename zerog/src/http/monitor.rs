@@ -26,6 +26,10 @@ pub(super) struct ProgressView {
     pub(super) result: i64,
     /// Progress, from 0 to 1.
     pub(super) completeness: f64,
+    /// When a `waiting` job may start (a delayed job, a requeue or a retry's backoff);
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) run_after: Option<String>,
 }
 
 impl ProgressView {
@@ -37,6 +41,7 @@ impl ProgressView {
             result_code: record.result_code,
             result: record.result_code,
             completeness: record.completeness,
+            run_after: record.run_after.clone(),
         }
     }
 }

@@ -85,7 +85,7 @@ impl Route {
 
 /// Every flat route. Discovery lists their links in this order, the hierarchy's after
 /// them.
-pub(super) static ROUTES: [Route; 15] = [
+pub(super) static ROUTES: [Route; 17] = [
     Route::new(
         Method::GET,
         "/",
@@ -110,6 +110,12 @@ pub(super) static ROUTES: [Route; 15] = [
         "/job/{jobType}",
         || web::route().to(submit::submit),
         Operation::PerJobType(openapi::submit_flat_operation),
+    ),
+    Route::new(
+        Method::POST,
+        "/job/{jobType}/batch",
+        || web::route().to(submit::submit_batch),
+        Operation::PerJobType(openapi::batch_operation),
     ),
     Route::new(
         Method::GET,
@@ -159,6 +165,13 @@ pub(super) static ROUTES: [Route; 15] = [
         Operation::Single(openapi::cancel_operation),
     )
     .linked("cancel", "Cancel a job."),
+    Route::new(
+        Method::POST,
+        "/retry/{uuid}",
+        || web::route().to(control::retry),
+        Operation::Single(openapi::retry_operation),
+    )
+    .linked("retry", "Send a failed or cancelled job back to the queue."),
     Route::new(
         Method::GET,
         "/workers",
@@ -365,6 +378,7 @@ mod tests {
         assert_eq!(allow("/jobs"), "GET, HEAD, DELETE");
         assert_eq!(allow("/health"), "GET, HEAD");
         assert_eq!(allow("/cancel/{uuid}"), "POST");
+        assert_eq!(allow("/job/{jobType}/batch"), "POST");
     }
 
     #[test]
@@ -396,6 +410,7 @@ mod tests {
             "jobs",
             "progress",
             "openapi.json",
+            "retry",
             "branches",
             "leaves",
         ] {

@@ -1,16 +1,21 @@
-//! `POST /job/{jobType}`: validate, persist, enqueue (the seed's "run job").
+//! `POST /job/{jobType}`: validate, persist, enqueue (the seed's "run job"), now or
+//! from `?runAt=` / `?runAfter=` (see `delay`); and `POST /job/{jobType}/batch`, many
+//! jobs of one type validated as a whole and enqueued in one write.
 
 use std::sync::Arc;
 
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::connection::ConnectionReport;
+use super::delay::SubmitQuery;
 use super::{ApiError, ApiState};
 use crate::record::JobRecord;
 use crate::registry::JobType;
+use crate::validate::Violation;
 
 pub(super) async fn submit(
     request: HttpRequest,
@@ -18,11 +23,73 @@ pub(super) async fn submit(
     body: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let job_type = state
-        .registry
-        .get(&path)
-        .ok_or_else(|| ApiError::UnknownJobType(path.into_inner()))?;
+    let job_type = known_type(&state, path.into_inner())?;
     accept(&request, job_type, body, &state).await
+}
+
+fn known_type(state: &ApiState, name: String) -> Result<&JobType, ApiError> {
+    state
+        .registry
+        .get(&name)
+        .ok_or(ApiError::UnknownJobType(name))
+}
+
+/// `POST /job/{jobType}/batch`: a JSON array of parameter objects, validated as a
+/// whole (every violation of every job, each path under its index, and nothing
+/// enqueued if there is one), then enqueued in one write of the store.
+pub(super) async fn submit_batch(
+    request: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let job_type = known_type(&state, path.into_inner())?;
+    let query = SubmitQuery::parse(request.query_string())?;
+    query.due_at(Utc::now())?;
+    require_json(&request)?;
+    let body = read_json(&request, body, &state).await?;
+    let spec = job_type.spec();
+    let invalid = |violations| ApiError::Validation {
+        job_type: spec.job_type.to_owned(),
+        violations,
+    };
+    let Value::Array(items) = body else {
+        return Err(invalid(vec![Violation {
+            path: String::new(),
+            message: "a batch is a JSON array of parameter objects".to_owned(),
+        }]));
+    };
+    if items
+        .iter()
+        .any(|params| nesting_depth(params) > state.max_depth)
+    {
+        return Err(ApiError::TooDeep {
+            limit: state.max_depth,
+        });
+    }
+    let mut records = Vec::with_capacity(items.len());
+    let mut violations = Vec::new();
+    for (index, params) in items.iter().enumerate() {
+        match job_type.validate(params) {
+            Ok(params) => records.push((JobRecord::new(spec, params), spec.cost)),
+            Err(found) => violations.extend(found.into_iter().map(|violation| Violation {
+                path: format!("/{index}{}", violation.path),
+                message: violation.message,
+            })),
+        }
+    }
+    if !violations.is_empty() {
+        return Err(invalid(violations));
+    }
+    let run_at = query.due_at(Utc::now())?;
+    state.backend.enqueue_many(&records, run_at).await?;
+    let uuids: Vec<_> = records.iter().map(|(record, _)| record.uuid).collect();
+    tracing::info!(
+        jobs = uuids.len(),
+        job.job_type = spec.job_type,
+        "job batch accepted"
+    );
+    Ok(HttpResponse::Created().json(json!({ "uuids": uuids })))
 }
 
 /// Validates, persists and enqueues a job of `job_type`: the body of both
@@ -33,6 +100,8 @@ pub(super) async fn accept(
     body: web::Payload,
     state: &ApiState,
 ) -> Result<HttpResponse, ApiError> {
+    let query = SubmitQuery::parse(request.query_string())?;
+    query.due_at(Utc::now())?;
     require_json(request)?;
     let params = read_json(request, body, state).await?;
     if nesting_depth(&params) > state.max_depth {
@@ -48,7 +117,9 @@ pub(super) async fn accept(
         })?;
     let spec = job_type.spec();
     let record = JobRecord::new(spec, params);
-    state.backend.submit(&record, spec.cost).await?;
+    // Counted from the moment the job is accepted, after its body has arrived.
+    let run_at = query.due_at(Utc::now())?;
+    state.backend.enqueue(&record, spec.cost, run_at).await?;
     tracing::info!(job.uuid = %record.uuid, job.job_type = spec.job_type, "job accepted");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/progress/{}", record.uuid)))

@@ -253,3 +253,29 @@ fn a_requeue_past_the_end_of_time_waits_until_then() {
     );
     assert_eq!(t.next, Next::RunAt(DateTime::<Utc>::MAX_UTC));
 }
+
+#[test]
+fn a_job_accepted_for_later_waits_with_its_run_after() {
+    let record = JobRecord::new_at(&SPEC, json!({}), now());
+    let later = now() + chrono::Duration::microseconds(2_000_400);
+    let delayed = accepted(&record, later, now());
+    assert_eq!(delayed.status, Status::Waiting);
+    // Rounded up, never before the time asked for.
+    assert_eq!(
+        delayed.run_after.as_deref(),
+        Some("2026-12-01T10:00:02.001Z")
+    );
+    assert_eq!(delayed.uuid, record.uuid);
+    assert_eq!(delayed.params, record.params);
+}
+
+#[test]
+fn a_job_accepted_for_now_or_the_past_is_stored_as_given() {
+    let record = JobRecord::new_at(&SPEC, json!({}), now());
+    for at in [now(), now() - chrono::Duration::hours(1)] {
+        let stored = accepted(&record, at, now());
+        assert!(matches!(stored, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(stored.status, Status::Queued);
+        assert_eq!(stored.run_after, None);
+    }
+}

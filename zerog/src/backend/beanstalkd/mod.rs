@@ -24,6 +24,8 @@
 //! - **`release` with delay** for requeue and retry, **`bury`** for a job that ends
 //!   `failed` (its attempts are exhausted, or it failed fatally), kept for inspection
 //!   with beanstalkd's tools, and `delete` for the rest.
+//! - **A user's retry** of a finished job, whose beanstalkd job is gone, puts a new
+//!   one before the store's write, and deletes it again if the write is refused.
 //! - **Reconnection**: after a connection drops, the next command reconnects. Jobs the
 //!   old connection had reserved return to the ready queue at once, and their runs
 //!   go on under their store leases; whoever takes such a job from beanstalkd finds

@@ -234,8 +234,27 @@ impl Store for BeanstalkdQueue {
     /// progress write touches its job; a job settled to run again is released with
     /// the delay, one that failed is buried, any other finished one deleted; a run
     /// whose lease was lost lets go of its job.
+    ///
+    /// A finished job sent back to the queue (a user's retry) has no beanstalkd job
+    /// any more, so one is put first, as an enqueue puts it before the record: the
+    /// record is never due with nothing to deliver it. If the store refuses the
+    /// write, that job is deleted again (or, failing that, when it comes up).
     async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let outcomes = self.store.write(writes).await?;
+        let revived = self.put_revived(writes).await?;
+        let outcomes = match self.store.write(writes).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                self.delete_put(revived.into_iter().map(|(_, id)| id).collect())
+                    .await;
+                return Err(error);
+            }
+        };
+        let refused: Vec<u64> = revived
+            .into_iter()
+            .filter(|(index, _)| outcomes.get(*index) != Some(&WriteOutcome::Written))
+            .map(|(_, id)| id)
+            .collect();
+        self.delete_put(refused).await;
         let now = Utc::now();
         for (write, outcome) in writes.iter().zip(&outcomes) {
             let lease = match write.fence {
@@ -352,6 +371,67 @@ impl Store for BeanstalkdQueue {
 }
 
 impl BeanstalkdQueue {
+    /// Puts a beanstalkd job for each write of `writes` that queues a finished job
+    /// again, fenced on the revision at which it is finished: the index of each such
+    /// write, with the id of its new job.
+    async fn put_revived(&self, writes: &[Write<'_>]) -> Result<Vec<(usize, u64)>, StoreError> {
+        let mut put = Vec::new();
+        for (index, write) in writes.iter().enumerate() {
+            let (Fence::Revision(revision), Change::Settle(transition)) =
+                (write.fence, write.change)
+            else {
+                continue;
+            };
+            let Next::RunAt(at) = transition.next else {
+                continue;
+            };
+            let finished = match self.store.get(write.uuid).await {
+                Ok(stored) => stored.is_some_and(|stored| {
+                    stored.revision == revision && stored.record.status.is_finished()
+                }),
+                Err(error) => {
+                    self.delete_put(put.into_iter().map(|(_, id)| id).collect())
+                        .await;
+                    return Err(error);
+                }
+            };
+            if !finished {
+                continue;
+            }
+            let now = Utc::now();
+            let body = format!("{} {}", write.uuid, now.timestamp_millis());
+            let tube = self.tube(&transition.record.queue);
+            let delay = delay_until(at, now);
+            let result = self
+                .producer
+                .lock()
+                .await
+                .put(&tube, PRIORITY, delay, self.ttr, body.as_bytes())
+                .await;
+            match result {
+                Ok(id) => put.push((index, id)),
+                Err(error) => {
+                    self.delete_put(put.into_iter().map(|(_, id)| id).collect())
+                        .await;
+                    return Err(queue_error(error));
+                }
+            }
+        }
+        Ok(put)
+    }
+
+    /// Deletes beanstalkd jobs this process put; one left behind is deleted when it
+    /// comes up and its record is finished.
+    async fn delete_put(&self, ids: Vec<u64>) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut producer = self.producer.lock().await;
+        for id in ids {
+            log_failure("delete", producer.delete(id).await);
+        }
+    }
+
     /// The jobs held here that `recovered` took back, each with whether it failed.
     fn take_recovered(&self, recovered: &Recovered) -> Vec<(Held, bool)> {
         let mut held = self.held();

@@ -10,8 +10,9 @@
 //! answers.
 //!
 //! The document has:
-//! - one `POST /job/{jobType}` per job type, with the job type's schema as the request
-//!   body (under `components.schemas.<jobType>`), and its hierarchy twin;
+//! - one `POST /job/{jobType}` and one `POST /job/{jobType}/batch` per job type, with
+//!   the job type's schema as the request body (under `components.schemas.<jobType>`),
+//!   and its hierarchy twin (module `submit`);
 //! - every flat route, every branch's `branches`, `leaves` and monitoring aliases, and
 //!   every leaf's `post-schema`;
 //! - for each operation, every answer it gives, errors included (`ErrorBody`);
@@ -19,6 +20,8 @@
 //!
 //! A closed set of strings, such as `Status`, is an `enum` with each value's description
 //! listed in the schema's, as in each job type's schema: client generators read `enum`.
+
+mod submit;
 
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -35,7 +38,9 @@ use super::{ApiState, DEFAULT_EVENTS_POLL_INTERVAL};
 use crate::backend::WorkerInfo;
 use crate::record::{JobRecord, Status};
 use crate::registry::JobType;
-use crate::validate::{StringEnums, example_params};
+use crate::validate::StringEnums;
+
+pub(super) use submit::{batch_operation, submit_flat_operation};
 
 /// How a route of the table is documented.
 #[derive(Clone, Copy)]
@@ -336,84 +341,6 @@ pub(super) fn schema_operation(_: &mut Components, state: &ApiState) -> Value {
     })
 }
 
-/// `POST /job/{jobType}` for `job_type`.
-pub(super) fn submit_flat_operation(
-    components: &mut Components,
-    job_type: &JobType,
-    state: &ApiState,
-) -> Value {
-    submit_operation(components, job_type, "", state.max_depth)
-}
-
-/// `POST /job/{jobType}`, or its hierarchy twin `POST /{leaf}/job` when `leaf` is given.
-fn submit_operation(
-    components: &mut Components,
-    job_type: &JobType,
-    leaf: &str,
-    max_depth: usize,
-) -> Value {
-    let spec = job_type.spec();
-    let (id, tag) = if leaf.is_empty() {
-        (format!("submit_{}", spec.job_type), "jobs")
-    } else {
-        (operation_id("hierarchy_submit", leaf), "hierarchy")
-    };
-    let mut description = spec.description.to_owned();
-    if !description.is_empty() {
-        description.push_str("\n\n");
-    }
-    description.push_str(&format!(
-        "The body is the job's parameters; unknown fields are {}. Arrays and objects may \
-         nest at most {max_depth} levels deep. Queue `{}`, cost {}.",
-        if spec.allow_unknown_fields {
-            "kept"
-        } else {
-            "refused"
-        },
-        spec.queue,
-        spec.cost,
-    ));
-    json!({
-        "operationId": id,
-        "tags": [tag],
-        "summary": format!("Submit a {} job", spec.name),
-        "description": description,
-        "requestBody": {
-            "required": true,
-            "content": { "application/json": {
-                "schema": components.params_of(job_type),
-                "example": example_params(job_type.schema()),
-            } },
-        },
-        "responses": with_backend_errors(json!({
-            "201": {
-                "description": "Accepted: validated, stored and queued",
-                "headers": {
-                    "Location": {
-                        "description": "The job's `/progress/{uuid}`",
-                        "schema": { "type": "string" },
-                    },
-                },
-                "content": { "application/json": { "schema": {
-                    "type": "object",
-                    "properties": { "uuid": { "type": "string", "format": "uuid" } },
-                    "required": ["uuid"],
-                } } },
-                "links": {
-                    "progress": { "operationId": "getProgress", "parameters": { "uuid": "$response.body#/uuid" } },
-                    "info": { "operationId": "getInfo", "parameters": { "uuid": "$response.body#/uuid" } },
-                    "data": { "operationId": "getData", "parameters": { "uuid": "$response.body#/uuid" } },
-                    "cancel": { "operationId": "cancelJob", "parameters": { "uuid": "$response.body#/uuid" } },
-                },
-            },
-            "400": error("validation (one detail per violation), malformed_json, too_deep or incomplete_body"),
-            "408": error("body_timeout: the body did not arrive in time"),
-            "413": error("payload_too_large"),
-            "415": error("unsupported_media_type: the body is not sent as JSON"),
-        })),
-    })
-}
-
 /// `GET /progress/{uuid}`.
 pub(super) fn progress_operation(components: &mut Components, _: &ApiState) -> Value {
     view_operation(
@@ -586,6 +513,24 @@ pub(super) fn cancel_operation(_: &mut Components, _: &ApiState) -> Value {
     })
 }
 
+pub(super) fn retry_operation(components: &mut Components, _: &ApiState) -> Value {
+    json!({
+        "operationId": "retryJob",
+        "tags": ["jobs"],
+        "summary": "Send a failed or cancelled job back to the queue",
+        "description": "The job is `queued` again, due now, with its attempts reset, its \
+            result and output cleared and its log kept, and the event \"Retried by user\". \
+            The change is fenced on the record read, so it holds across processes.",
+        "parameters": [uuid_parameter()],
+        "responses": with_backend_errors(json!({
+            "200": answer("The job's progress after the retry", components.of::<ProgressView>()),
+            "400": error("bad_uuid or bad_query"),
+            "404": error("unknown_job"),
+            "409": error("not_retryable: the job is neither failed nor cancelled; with its `status`"),
+        })),
+    })
+}
+
 pub(super) fn workers_operation(components: &mut Components, _: &ApiState) -> Value {
     let worker = components.of::<WorkerInfo>();
     json!({
@@ -733,7 +678,7 @@ fn hierarchy_paths(paths: &mut Map<String, Value>, components: &mut Components, 
                     })) },
                 } }),
             );
-            let operation = submit_operation(components, job_type, &leaf, state.max_depth);
+            let operation = submit::submit_operation(components, job_type, &leaf, state.max_depth);
             paths.insert(format!("{leaf}/job"), json!({ "post": operation }));
         }
     }
