@@ -16,6 +16,7 @@ mod http_errors;
 mod listing;
 mod openapi;
 mod operations;
+mod queues;
 mod scheduling;
 mod schema_acceptance;
 mod text;

@@ -104,6 +104,12 @@ impl Store for DownStore {
     async fn remove_worker(&self, _: &str) -> Result<(), StoreError> {
         down()
     }
+    async fn set_queue_paused(&self, _: &str, _: bool) -> Result<(), StoreError> {
+        down()
+    }
+    async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        down()
+    }
 }
 
 async fn down_app() -> impl TestApp {

@@ -284,6 +284,18 @@ impl Store for CountingStore {
     async fn remove_worker(&self, id: &str) -> Result<(), zerog::backend::StoreError> {
         self.inner.store().remove_worker(id).await
     }
+    async fn set_queue_paused(
+        &self,
+        queue: &str,
+        paused: bool,
+    ) -> Result<(), zerog::backend::StoreError> {
+        self.inner.store().set_queue_paused(queue, paused).await
+    }
+    async fn paused_queues(
+        &self,
+    ) -> Result<std::collections::BTreeSet<String>, zerog::backend::StoreError> {
+        self.inner.store().paused_queues().await
+    }
 }
 
 #[actix_web::test]

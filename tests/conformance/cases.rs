@@ -290,6 +290,41 @@ pub async fn a_run_whose_text_holds_nul_is_written(ctx: Ctx) {
     );
 }
 
+/// A paused queue keeps its jobs and gives none out; the queues beside it are served;
+/// a resume brings its jobs back. Queue backlogs count what is due and what waits.
+pub async fn a_paused_queue_keeps_its_jobs_until_it_is_resumed(ctx: Ctx) {
+    let store = ctx.backend.store();
+    assert!(store.paused_queues().await.unwrap().is_empty());
+    let held = enqueue(&ctx, "a", "alpha", 1).await;
+    let other = enqueue(&ctx, "a", "beta", 1).await;
+    let later = record("a", "alpha");
+    ctx.backend
+        .enqueue(&later, 1, Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    ctx.backend.set_queue_paused("alpha", true).await.unwrap();
+    ctx.backend.set_queue_paused("alpha", true).await.unwrap();
+    assert_eq!(
+        store.paused_queues().await.unwrap(),
+        ["alpha".to_owned()].into()
+    );
+    let both = Ask::new(&["alpha", "beta"], &["a"]);
+    let taken = reserve(&ctx, &both).await.expect("beta is served");
+    assert_eq!(taken.record.uuid, other.uuid);
+    assert!(reserve(&ctx, &both).await.is_none(), "alpha is paused");
+    assert!(
+        reserve(&ctx, &Ask::new(&["alpha"], &["a"])).await.is_none(),
+        "alpha is paused"
+    );
+    let stats = ctx.backend.stats().await.unwrap();
+    let alpha = &stats.queues["alpha"];
+    assert_eq!((alpha.due, alpha.waiting, alpha.running), (1, 1, 0));
+    ctx.backend.set_queue_paused("alpha", false).await.unwrap();
+    assert!(store.paused_queues().await.unwrap().is_empty());
+    let taken = reserve(&ctx, &both).await.expect("alpha is resumed");
+    assert_eq!(taken.record.uuid, held.uuid);
+}
+
 pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {
     let job = enqueue(&ctx, "a", "alpha", 1).await;
     let ask = Ask::new(&["alpha"], &["a"]);

@@ -323,6 +323,7 @@ fn worker_info(name: &str) -> WorkerInfo {
         capacity_used: 0,
         capacity_total: 4,
         queues: vec!["alpha".to_owned()],
+        queue_limits: [("alpha".to_owned(), 3)].into(),
         rss_bytes: Some(1 << 20),
         started_at: now.clone(),
         last_heartbeat: now,

@@ -194,6 +194,12 @@ impl Store for HangsInHousekeeping {
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         self.inner.remove_worker(id).await
     }
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        self.inner.set_queue_paused(queue, paused).await
+    }
+    async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        self.inner.paused_queues().await
+    }
 }
 
 /// Does nothing: a job type of this test's own, so that its runs count in no other

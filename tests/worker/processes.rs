@@ -297,3 +297,63 @@ async fn an_open_server_answers_only_to_its_address_and_the_allowed_hosts() {
         (403, "host_not_allowed".to_owned())
     );
 }
+
+#[actix_web::test]
+async fn a_queue_paused_through_the_api_is_paused_for_a_worker_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(&dir);
+    let marks = dir.path().join("marks");
+    let marks = marks.to_str().unwrap();
+    let (_server, base) = ChildProcess::spawn_server(
+        "serve",
+        Path::new(SERVICE),
+        &["serve"],
+        &[("ZEROG_STORE", &store)],
+    )
+    .await;
+    let _worker = ChildProcess::spawn(
+        "work",
+        Path::new(SERVICE),
+        &["work"],
+        &[
+            ("ZEROG_STORE", &store),
+            ("ZEROG_WORKER_NAME", "elsewhere"),
+            ("ZEROG_TEST_MARK_FILE", marks),
+        ],
+    );
+    let client = awc::Client::new();
+    let post = |path: String, body: serde_json::Value| {
+        let request = client.post(format!("{base}{path}"));
+        async move {
+            let mut response = request.send_json(&body).await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let status_of = |uuid: String| {
+        let request = client.get(format!("{base}/progress/{uuid}"));
+        async move {
+            let mut response = request.send().await.ok()?;
+            let body: serde_json::Value = response.json().await.ok()?;
+            body["status"].as_str().map(str::to_owned)
+        }
+    };
+    let (status, queue) = post("/queues/mark/pause".to_owned(), json!({})).await;
+    assert_eq!(status, 200, "{queue}");
+    // The worker reads the paused queues at most a second old; wait that out, and
+    // give it time to take the job if the pause did not hold.
+    tokio::time::sleep(zerog::backend::PAUSE_REFRESH + Duration::from_millis(200)).await;
+    let (status, submitted) = post("/job/mark".to_owned(), json!({"ms": 1})).await;
+    assert_eq!(status, 201, "{submitted}");
+    let uuid = submitted["uuid"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(status_of(uuid.clone()).await.as_deref(), Some("queued"));
+    let (status, queue) = post("/queues/mark/resume".to_owned(), json!({})).await;
+    assert_eq!((status, &queue["paused"]), (200, &json!(false)), "{queue}");
+    wait_for("the resumed job to finish", Duration::from_secs(30), || {
+        let status = status_of(uuid.clone());
+        async move { (status.await.as_deref() == Some("done")).then_some(()) }
+    })
+    .await;
+}

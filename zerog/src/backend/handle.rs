@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 #[cfg(feature = "beanstalkd")]
 use super::beanstalkd;
+use super::pauses::PausedQueues;
+pub use super::pauses::REFRESH as PAUSE_REFRESH;
 use super::url::connect_store;
 use super::{
     CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, NewJob, Recovered, Reservation,
@@ -27,6 +29,7 @@ use crate::record::{JobRecord, Status};
 pub struct Backend {
     store: Arc<dyn Store>,
     submitted: Arc<Notify>,
+    paused: Arc<PausedQueues>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -91,6 +94,7 @@ impl Backend {
         Backend {
             store,
             submitted: Arc::new(Notify::new()),
+            paused: Arc::default(),
         }
     }
 
@@ -180,7 +184,8 @@ impl Backend {
         self.enqueue_many(jobs, Utc::now()).await
     }
 
-    /// Takes due jobs for a worker: see [`Store::reserve`].
+    /// Takes due jobs for a worker: see [`Store::reserve`]. Paused queues are left
+    /// out of the request, as the store said at most [`PAUSE_REFRESH`] ago.
     ///
     /// # Cancel safety
     ///
@@ -189,7 +194,46 @@ impl Backend {
         &self,
         request: &ReserveRequest<'_>,
     ) -> Result<Vec<Reservation>, StoreError> {
-        self.store.reserve(request).await
+        let paused = self.paused.current(&*self.store).await?;
+        if !request.queues.iter().any(|queue| paused.contains(queue)) {
+            return self.store.reserve(request).await;
+        }
+        let queues: Vec<String> = request
+            .queues
+            .iter()
+            .filter(|queue| !paused.contains(*queue))
+            .cloned()
+            .collect();
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = ReserveRequest {
+            queues: &queues,
+            ..*request
+        };
+        self.store.reserve(&request).await
+    }
+
+    /// Pauses `queue` for every worker of the store (`paused`), or resumes it; see
+    /// [`Store::set_queue_paused`]. This process's workers see it at once, others
+    /// within [`PAUSE_REFRESH`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one idempotent write.
+    pub async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        self.store.set_queue_paused(queue, paused).await?;
+        self.paused.forget();
+        Ok(())
+    }
+
+    /// The paused queues, as the store has them now.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        self.store.paused_queues().await
     }
 
     /// The record of `uuid`, if there is one.

@@ -52,6 +52,7 @@ pub mod beanstalkd;
 mod handle;
 mod loops;
 mod model;
+mod pauses;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -62,7 +63,7 @@ mod url;
 #[cfg(any(feature = "postgres", feature = "redis"))]
 mod wakeups;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -72,7 +73,7 @@ use uuid::Uuid;
 use crate::lifecycle::Transition;
 use crate::record::{JobRecord, Status};
 
-pub use handle::Backend;
+pub use handle::{Backend, PAUSE_REFRESH};
 pub use model::{
     CancelOutcome, JobPage, ListQuery, QueueStats, Recovered, RunSignal, Stats, WorkerCommand,
     WorkerInfo, WorkerState,
@@ -475,6 +476,21 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Cancel safe: a worker left behind drops off when its heartbeat expires.
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Pauses `queue` (`paused`) or resumes it, for every worker of the store: no
+    /// worker reserves a job of a paused queue, while jobs keep being accepted into it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one idempotent write.
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError>;
+
+    /// The queues that are paused.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    async fn paused_queues(&self) -> Result<BTreeSet<String>, StoreError>;
 }
 
 /// `run_at` in whole milliseconds, for backends that keep times in milliseconds and

@@ -72,6 +72,8 @@ pub struct QueueStats {
     pub due: u64,
     /// Jobs running now.
     pub running: u64,
+    /// Jobs queued or waiting whose time has not come yet.
+    pub waiting: u64,
     /// How long the oldest due job has been due.
     pub oldest_due_age: Option<Duration>,
 }
@@ -148,6 +150,9 @@ pub struct WorkerInfo {
     pub capacity_total: u32,
     /// The queues it serves.
     pub queues: Vec<String>,
+    /// The caps on running jobs per queue, across all workers, that it keeps to.
+    #[serde(default)]
+    pub queue_limits: BTreeMap<String, u32>,
     /// Its resident memory, in bytes, where the platform tells.
     pub rss_bytes: Option<u64>,
     /// When it started, RFC 3339.

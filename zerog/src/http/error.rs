@@ -47,6 +47,10 @@ pub enum ApiError {
     /// No job has this uuid.
     #[error("no job has uuid {0}")]
     UnknownJob(Uuid),
+    /// No queue has this name: no job type of the service names it, and the store has
+    /// no job in it.
+    #[error("no queue is named `{0}`")]
+    UnknownQueue(String),
     /// No live worker has this id.
     #[error("no live worker has id `{0}`")]
     UnknownWorker(String),
@@ -227,6 +231,7 @@ impl ApiError {
             ApiError::UnknownJobType(_) => "unknown_job_type",
             ApiError::UnknownJob(_) => "unknown_job",
             ApiError::UnknownWorker(_) => "unknown_worker",
+            ApiError::UnknownQueue(_) => "unknown_queue",
             ApiError::AlreadyFinished { .. } => "already_finished",
             ApiError::NotRetryable { .. } => "not_retryable",
             ApiError::BadRunAt(_) => "bad_run_at",
@@ -304,6 +309,7 @@ impl ResponseError for ApiError {
             ApiError::UnknownJobType(_)
             | ApiError::UnknownJob(_)
             | ApiError::UnknownWorker(_)
+            | ApiError::UnknownQueue(_)
             | ApiError::UnknownBranch(_)
             | ApiError::UnknownLeaf { .. }
             | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,

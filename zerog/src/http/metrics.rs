@@ -118,6 +118,7 @@ mod tests {
             QueueStats {
                 due: 2,
                 running: 1,
+                waiting: 4,
                 oldest_due_age: Some(Duration::from_millis(1500)),
             },
         );

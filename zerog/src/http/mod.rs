@@ -54,6 +54,7 @@ mod listing;
 mod metrics;
 mod monitor;
 mod openapi;
+mod queues;
 mod routes;
 mod schema;
 mod server;

@@ -35,7 +35,7 @@ use serde_json::{Map, Value, json};
 use super::openapi::{self, Components, Operation};
 use super::{
     ApiError, ApiState, control, discovery, events, head, health, hierarchy, listing, metrics,
-    monitor, schema, submit,
+    monitor, queues, schema, submit,
 };
 
 /// One method on one flat path.
@@ -85,7 +85,7 @@ impl Route {
 
 /// Every flat route. Discovery lists their links in this order, the hierarchy's after
 /// them.
-pub(super) static ROUTES: [Route; 17] = [
+pub(super) static ROUTES: [Route; 20] = [
     Route::new(
         Method::GET,
         "/",
@@ -184,6 +184,28 @@ pub(super) static ROUTES: [Route; 17] = [
         "/workers/{id}/drain",
         || web::route().to(control::drain),
         Operation::Single(openapi::drain_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/queues",
+        || web::route().to(queues::list),
+        Operation::Single(queues::list_operation),
+    )
+    .linked(
+        "queues",
+        "Each queue's backlog and cap, and whether it is paused.",
+    ),
+    Route::new(
+        Method::POST,
+        "/queues/{name}/pause",
+        || web::route().to(queues::pause),
+        Operation::Single(queues::pause_operation),
+    ),
+    Route::new(
+        Method::POST,
+        "/queues/{name}/resume",
+        || web::route().to(queues::resume),
+        Operation::Single(queues::resume_operation),
     ),
     Route::new(
         Method::GET,

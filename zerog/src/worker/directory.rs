@@ -37,6 +37,7 @@ pub(super) struct Identity {
     pub(super) name: String,
     pub(super) capacity: u32,
     pub(super) queues: Vec<String>,
+    pub(super) queue_limits: std::collections::BTreeMap<String, u32>,
     pub(super) started_at: DateTime<Utc>,
 }
 
@@ -61,6 +62,7 @@ impl Identity {
             capacity_used: now.used,
             capacity_total: self.capacity,
             queues: self.queues.clone(),
+            queue_limits: self.queue_limits.clone(),
             rss_bytes: rss_bytes(),
             started_at: timestamp(self.started_at),
             last_heartbeat: timestamp(Utc::now()),

@@ -271,6 +271,7 @@ impl Pool {
                 name: worker.name.clone(),
                 capacity: worker.capacity,
                 queues: worker.queues.clone(),
+                queue_limits: worker.queue_limits.clone(),
                 started_at: Utc::now(),
             },
             snapshot: snapshots,

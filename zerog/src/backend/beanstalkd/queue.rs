@@ -368,6 +368,14 @@ impl Store for BeanstalkdQueue {
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         self.store.remove_worker(id).await
     }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        self.store.set_queue_paused(queue, paused).await
+    }
+
+    async fn paused_queues(&self) -> Result<BTreeSet<String>, StoreError> {
+        self.store.paused_queues().await
+    }
 }
 
 impl BeanstalkdQueue {

@@ -105,7 +105,8 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
         "SELECT queue,
                 count(*) FILTER (WHERE status IN ('queued', 'waiting') AND run_at <= $1),
                 count(*) FILTER (WHERE status = 'running'),
-                min(run_at) FILTER (WHERE status IN ('queued', 'waiting') AND run_at <= $1)
+                min(run_at) FILTER (WHERE status IN ('queued', 'waiting') AND run_at <= $1),
+                count(*) FILTER (WHERE status IN ('queued', 'waiting') AND run_at > $1)
          FROM {jobs}
          WHERE status IN ('queued', 'waiting', 'running')
          GROUP BY queue",
@@ -118,6 +119,7 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
         let queue = QueueStats {
             due: u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0),
             running: u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
+            waiting: u64::try_from(row.try_get::<i64, _>(4)?).unwrap_or(0),
             oldest_due_age: oldest.map(|at| (now - at).to_std().unwrap_or(Duration::ZERO)),
         };
         stats.queues.insert(row.try_get(0)?, queue);

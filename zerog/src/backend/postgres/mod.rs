@@ -40,7 +40,7 @@ mod listen;
 mod reserve;
 mod workers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +105,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("001_jobs.sql")),
     (2, include_str!("002_revision.sql")),
     (3, include_str!("003_health.sql")),
+    (4, include_str!("004_queues.sql")),
 ];
 
 /// The schema used when the URL names none.
@@ -736,5 +737,33 @@ impl Store for PostgresBackend {
 
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         workers::remove(self, id).await
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        let schema = &self.inner.schema;
+        let sql = if paused {
+            format!(
+                "INSERT INTO \"{schema}\".zerog_paused_queues (queue, paused_at) VALUES ($1, now())
+                 ON CONFLICT (queue) DO NOTHING"
+            )
+        } else {
+            format!("DELETE FROM \"{schema}\".zerog_paused_queues WHERE queue = $1")
+        };
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(queue)
+            .execute(&self.inner.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn paused_queues(&self) -> Result<BTreeSet<String>, StoreError> {
+        let sql = format!(
+            "SELECT queue FROM \"{}\".zerog_paused_queues",
+            self.inner.schema
+        );
+        let queues = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_all(&self.inner.pool)
+            .await?;
+        Ok(queues.into_iter().collect())
     }
 }

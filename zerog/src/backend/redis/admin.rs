@@ -113,13 +113,14 @@ pub(super) async fn stats(backend: &RedisBackend) -> Result<Stats, StoreError> {
         .invoke_async(&mut conn)
         .await
         .map_err(redis_error)?;
-    for queue in reply.chunks_exact(4) {
+    for queue in reply.chunks_exact(5) {
         let oldest = queue[3].parse::<i64>().ok();
         stats.queues.insert(
             queue[0].clone(),
             QueueStats {
                 due: queue[1].parse().unwrap_or(0),
                 running: queue[2].parse().unwrap_or(0),
+                waiting: queue[4].parse().unwrap_or(0),
                 oldest_due_age: oldest
                     .map(|at| Duration::from_millis(u64::try_from(millis(now) - at).unwrap_or(0))),
             },

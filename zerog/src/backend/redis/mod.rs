@@ -38,7 +38,7 @@
 mod admin;
 mod listen;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
@@ -478,5 +478,27 @@ impl Store for RedisBackend {
 
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         admin::remove_worker(self, id).await
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        let key = format!("{}:paused", self.prefix);
+        let mut conn = self.conn.clone();
+        let command = if paused { "SADD" } else { "SREM" };
+        let _: i64 = ::redis::cmd(command)
+            .arg(key)
+            .arg(queue)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    async fn paused_queues(&self) -> Result<BTreeSet<String>, StoreError> {
+        let queues: Vec<String> = ::redis::cmd("SMEMBERS")
+            .arg(format!("{}:paused", self.prefix))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(redis_error)?;
+        Ok(queues.into_iter().collect())
     }
 }

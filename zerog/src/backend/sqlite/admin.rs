@@ -81,7 +81,8 @@ pub(super) async fn stats(pool: &SqlitePool) -> Result<Stats, StoreError> {
         "SELECT queue,
                 SUM(status IN ('queued', 'waiting') AND run_at <= ?1),
                 SUM(status = 'running'),
-                MIN(CASE WHEN status IN ('queued', 'waiting') AND run_at <= ?1 THEN run_at END)
+                MIN(CASE WHEN status IN ('queued', 'waiting') AND run_at <= ?1 THEN run_at END),
+                SUM(status IN ('queued', 'waiting') AND run_at > ?1)
          FROM zerog_jobs
          WHERE status IN ('queued', 'waiting', 'running')
          GROUP BY queue",
@@ -94,6 +95,7 @@ pub(super) async fn stats(pool: &SqlitePool) -> Result<Stats, StoreError> {
         let queue = QueueStats {
             due: u64::try_from(row.get::<i64, _>(1)).unwrap_or(0),
             running: u64::try_from(row.get::<i64, _>(2)).unwrap_or(0),
+            waiting: u64::try_from(row.get::<i64, _>(4)).unwrap_or(0),
             oldest_due_age: oldest
                 .map(|at| Duration::from_millis(u64::try_from(now - at).unwrap_or(0))),
         };

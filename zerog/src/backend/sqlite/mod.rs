@@ -10,7 +10,7 @@
 mod admin;
 mod workers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("002_control.sql")),
     (3, include_str!("003_revision.sql")),
     (4, include_str!("004_health.sql")),
+    (5, include_str!("005_queues.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -414,6 +415,28 @@ impl Store for SqliteBackend {
 
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         workers::remove(&self.pool, id).await
+    }
+
+    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        let statement = if paused {
+            sqlx::query(
+                "INSERT INTO zerog_paused_queues (queue, paused_at) VALUES (?1, ?2)
+                 ON CONFLICT (queue) DO NOTHING",
+            )
+            .bind(queue)
+            .bind(millis(Utc::now()))
+        } else {
+            sqlx::query("DELETE FROM zerog_paused_queues WHERE queue = ?1").bind(queue)
+        };
+        statement.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn paused_queues(&self) -> Result<BTreeSet<String>, StoreError> {
+        let queues = sqlx::query_scalar("SELECT queue FROM zerog_paused_queues")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(queues.into_iter().collect())
     }
 }
 

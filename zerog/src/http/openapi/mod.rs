@@ -179,7 +179,7 @@ impl Components {
     }
 
     /// A `$ref` to the schema of `T`, adding it to the components.
-    pub(super) fn of<T: JsonSchema>(&mut self) -> Value {
+    pub(in crate::http) fn of<T: JsonSchema>(&mut self) -> Value {
         self.generator.subschema_for::<T>().to_value()
     }
 
@@ -272,12 +272,12 @@ pub(super) fn answer(description: &str, schema: Value) -> Value {
 }
 
 /// An error answer: the `ErrorBody` with its `error` kinds named.
-fn error(kinds: &str) -> Value {
+pub(in crate::http) fn error(kinds: &str) -> Value {
     answer(&format!("`{kinds}`"), error_ref())
 }
 
 /// Adds the error answers that every store-backed operation can give.
-fn with_backend_errors(mut responses: Value) -> Value {
+pub(in crate::http) fn with_backend_errors(mut responses: Value) -> Value {
     responses["503"] = error("backend_unavailable: the job store cannot be reached");
     responses
 }

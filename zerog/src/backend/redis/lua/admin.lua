@@ -66,7 +66,8 @@ elseif op == 'delete' then
     return counts
 elseif op == 'queues' then
     -- ARGV: prefix, 'queues', now (ms)
-    -- Returns queue, due, running, oldest due time (ms) or '' for each busy queue.
+    -- Returns queue, due, running, oldest due time (ms) or '', not yet due for each
+    -- busy queue.
     local now = tonumber(ARGV[3])
     local out = {}
     for _, queue in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
@@ -86,6 +87,7 @@ elseif op == 'queues' then
             table.insert(out, tostring(due))
             table.insert(out, tostring(running))
             table.insert(out, oldest and string.format('%d', oldest) or '')
+            table.insert(out, tostring(waiting - due))
         end
     end
     return out
