@@ -21,4 +21,5 @@ mod scheduling;
 mod schema_acceptance;
 mod text;
 mod transport;
+mod unique;
 mod validation;

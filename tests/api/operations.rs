@@ -49,6 +49,13 @@ impl Store for DownStore {
     async fn insert(&self, _: &[NewJob<'_>]) -> Result<(), StoreError> {
         down()
     }
+    async fn insert_unique(
+        &self,
+        _: &NewJob<'_>,
+        _: &zerog::backend::UniqueKey,
+    ) -> Result<zerog::backend::Inserted, StoreError> {
+        down()
+    }
     async fn reserve(&self, _: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
         down()
     }

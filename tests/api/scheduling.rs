@@ -207,6 +207,14 @@ impl Store for CountingStore {
         self.inserts.fetch_add(1, Ordering::SeqCst);
         self.inner.store().insert(jobs).await
     }
+    async fn insert_unique(
+        &self,
+        job: &zerog::backend::NewJob<'_>,
+        unique: &zerog::backend::UniqueKey,
+    ) -> Result<zerog::backend::Inserted, zerog::backend::StoreError> {
+        self.inserts.fetch_add(1, Ordering::SeqCst);
+        self.inner.store().insert_unique(job, unique).await
+    }
     async fn reserve(
         &self,
         request: &zerog::backend::ReserveRequest<'_>,

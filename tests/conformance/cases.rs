@@ -6,9 +6,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use zerog::RetryPolicy;
-use zerog::Status;
-use zerog::backend::{ListQuery, StoreError};
+use zerog::backend::{Inserted, ListQuery, NewJob, StoreError, UniqueKey};
 use zerog::lifecycle::{self, Clock, EVENT_FINISHED, EVENT_RESTARTING, Next, RunEnd};
+use zerog::{JobRecord, Status};
 
 use super::{
     Ask, Ctx, done, enqueue, finish, get, record, requeue, reserve, reserve_many, reserve_within,
@@ -323,6 +323,98 @@ pub async fn a_paused_queue_keeps_its_jobs_until_it_is_resumed(ctx: Ctx) {
     assert!(store.paused_queues().await.unwrap().is_empty());
     let taken = reserve(&ctx, &both).await.expect("alpha is resumed");
     assert_eq!(taken.record.uuid, held.uuid);
+}
+
+/// Twenty concurrent inserts under one key make one job, answered to the others; the
+/// key passes on when its holder is cancelled, and when its hold ends.
+pub async fn concurrent_unique_inserts_make_one_job(ctx: Ctx) {
+    let params = json!({"report": "daily", "day": 3});
+    let unique = UniqueKey::of("a", &params, Duration::from_secs(600), Utc::now());
+    let attempts = (0..20).map(|_| {
+        let backend = ctx.backend.clone();
+        tokio::spawn(async move {
+            let mut job = record("a", "alpha");
+            job.params = json!({"report": "daily", "day": 3});
+            let new = NewJob {
+                record: &job,
+                cost: 1,
+                run_at: Utc::now(),
+            };
+            let inserted = backend.store().insert_unique(&new, &unique).await.unwrap();
+            (job.uuid, inserted)
+        })
+    });
+    let mut held = Vec::new();
+    let mut answered = Vec::new();
+    for attempt in futures_util::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            (uuid, Inserted::New) => held.push(uuid),
+            (_, Inserted::Duplicate(holder)) => answered.push(holder),
+        }
+    }
+    assert_eq!(held.len(), 1, "one job holds the key: {held:?}");
+    let holder = held[0];
+    assert!(answered.iter().all(|&uuid| uuid == holder), "{answered:?}");
+    let stats = ctx.backend.stats().await.unwrap();
+    assert_eq!(stats.jobs.values().sum::<u64>(), 1, "one job is stored");
+    assert!(ctx.backend.get(holder).await.unwrap().is_some());
+
+    ctx.backend.cancel(holder, false).await.unwrap();
+    let again = record("a", "alpha");
+    let new = NewJob {
+        record: &again,
+        cost: 1,
+        run_at: Utc::now(),
+    };
+    let inserted = ctx
+        .backend
+        .store()
+        .insert_unique(&new, &unique)
+        .await
+        .unwrap();
+    assert_eq!(inserted, Inserted::New, "a cancelled holder lets go");
+    let inserted = ctx
+        .backend
+        .store()
+        .insert_unique(
+            &NewJob {
+                record: &record("a", "alpha"),
+                cost: 1,
+                run_at: Utc::now(),
+            },
+            &unique,
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, Inserted::Duplicate(again.uuid));
+
+    let brief = UniqueKey::of(
+        "a",
+        &json!({"brief": true}),
+        Duration::from_millis(300),
+        Utc::now(),
+    );
+    let first = record("a", "alpha");
+    let store = ctx.backend.store();
+    let insert = |job: JobRecord| async move {
+        let new = NewJob {
+            record: &job,
+            cost: 1,
+            run_at: Utc::now(),
+        };
+        store.insert_unique(&new, &brief).await.unwrap()
+    };
+    assert_eq!(insert(first.clone()).await, Inserted::New);
+    assert_eq!(
+        insert(record("a", "alpha")).await,
+        Inserted::Duplicate(first.uuid)
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        insert(record("a", "alpha")).await,
+        Inserted::New,
+        "the hold is over"
+    );
 }
 
 pub async fn release_after_requeues_with_the_record_as_written(ctx: Ctx) {

@@ -112,6 +112,7 @@ macro_rules! conformance_suite {
             ack_finishes_the_job_for_good,
             a_run_whose_text_holds_nul_is_written,
             a_paused_queue_keeps_its_jobs_until_it_is_resumed,
+            concurrent_unique_inserts_make_one_job,
             ends_of_runs_are_written_together_each_fenced_on_its_own,
             release_after_requeues_with_the_record_as_written,
             retries_and_backoff_as_seen_through_the_store,
@@ -163,6 +164,7 @@ pub(crate) const SPEC: JobSpec = JobSpec {
     name: "",
     path: "",
     allow_unknown_fields: false,
+    unique_for: None,
 };
 
 /// A new, queued record of `job_type` in `queue`.

@@ -142,6 +142,13 @@ impl Store for HangsInHousekeeping {
     async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
         self.inner.insert(jobs).await
     }
+    async fn insert_unique(
+        &self,
+        job: &NewJob<'_>,
+        unique: &zerog::backend::UniqueKey,
+    ) -> Result<zerog::backend::Inserted, StoreError> {
+        self.inner.insert_unique(job, unique).await
+    }
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
         self.inner.reserve(request).await
     }

@@ -15,7 +15,7 @@ use syn::{Attribute, Ident, Lit, LitStr, Meta, Token, token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{
     ALLOW_UNKNOWN_FIELDS, COST, DESCRIPTION, EXPONENTIAL, FIXED, JOB, JOB_KEYS, MAX_ATTEMPTS, NAME,
-    PATH, QUEUE, RETRY_BACKOFF, RETRY_DELAY, Symbol, TIMEOUT, TYPE,
+    PATH, QUEUE, RETRY_BACKOFF, RETRY_DELAY, Symbol, TIMEOUT, TYPE, UNIQUE_FOR,
 };
 use crate::value;
 
@@ -48,6 +48,7 @@ pub struct Job {
     pub timeout: Option<Duration>,
     pub retry_backoff: Backoff,
     pub retry_delay: Duration,
+    pub unique_for: Option<Duration>,
     pub description: Option<String>,
     name: Option<String>,
     pub path: Spanned<String>,
@@ -72,6 +73,7 @@ impl Job {
                 timeout: None,
                 retry_backoff: Backoff::Exponential,
                 retry_delay: DEFAULT_RETRY_DELAY,
+                unique_for: None,
                 description: None,
                 name: None,
                 path: Spanned {
@@ -187,6 +189,7 @@ fn example(key: Symbol) -> &'static str {
         DESCRIPTION => "description = \"Sends one email\"",
         NAME => "name = \"Send email\"",
         PATH => "path = \"reports/daily\"",
+        UNIQUE_FOR => "unique_for = \"10m\"",
         _ => ALLOW_UNKNOWN_FIELDS.as_str(),
     }
 }
@@ -247,6 +250,7 @@ impl Parser<'_> {
                 job.max_attempts = positive(cx, key, path, &value).unwrap_or(job.max_attempts);
             }
             TIMEOUT => job.timeout = duration(cx, key, path, &value),
+            UNIQUE_FOR => job.unique_for = duration(cx, key, path, &value),
             RETRY_DELAY => {
                 job.retry_delay = duration(cx, key, path, &value).unwrap_or(job.retry_delay);
             }

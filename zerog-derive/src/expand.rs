@@ -44,6 +44,13 @@ fn impl_job(cont: &Container) -> TokenStream {
         None => quote!(::zerog::__private::None),
     };
     let retry_delay = duration(attrs.retry_delay);
+    let unique_for = match attrs.unique_for {
+        Some(window) => {
+            let window = duration(window);
+            quote!(::zerog::__private::Some(#window))
+        }
+        None => quote!(::zerog::__private::None),
+    };
     let retry_variant = match attrs.retry_backoff {
         Backoff::Exponential => quote!(Exponential),
         Backoff::Fixed => quote!(Fixed),
@@ -72,6 +79,7 @@ fn impl_job(cont: &Container) -> TokenStream {
                     name: #name,
                     path: #path,
                     allow_unknown_fields: #allow_unknown_fields,
+                    unique_for: #unique_for,
                 };
 
                 fn schema() -> &'static ::zerog::__private::Value {

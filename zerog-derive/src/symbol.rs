@@ -24,9 +24,10 @@ pub const DESCRIPTION: Symbol = Symbol("description");
 pub const NAME: Symbol = Symbol("name");
 pub const PATH: Symbol = Symbol("path");
 pub const ALLOW_UNKNOWN_FIELDS: Symbol = Symbol("allow_unknown_fields");
+pub const UNIQUE_FOR: Symbol = Symbol("unique_for");
 
 /// Every key of `#[job(...)]`, in the order the error for an unknown key lists them.
-pub const JOB_KEYS: [Symbol; 11] = [
+pub const JOB_KEYS: [Symbol; 12] = [
     TYPE,
     QUEUE,
     COST,
@@ -37,6 +38,7 @@ pub const JOB_KEYS: [Symbol; 11] = [
     DESCRIPTION,
     NAME,
     PATH,
+    UNIQUE_FOR,
     ALLOW_UNKNOWN_FIELDS,
 ];
 

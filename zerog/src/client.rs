@@ -41,7 +41,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::backend::{Backend, StoreError};
+use crate::backend::{Backend, Inserted, StoreError};
 use crate::job::Job;
 use crate::record::JobRecord;
 use crate::registry::JobType;
@@ -250,7 +250,8 @@ impl Client {
 
     /// Validates every job and enqueues them all, to run now, in one write of the
     /// store (one transaction or script where the backend allows); their uuids, in
-    /// order. One invalid job enqueues none.
+    /// order. One invalid job enqueues none. For a type with `unique_for`, each job
+    /// is written on its own, and a duplicate's uuid is that of the job it stands for.
     ///
     /// # Errors
     ///
@@ -296,11 +297,18 @@ impl Client {
                             violations,
                         }
                     })?;
-                    Ok((JobRecord::new(spec, params), spec.cost))
+                    Ok(JobRecord::new(spec, params))
                 })
                 .collect::<Result<Vec<_>, EnqueueError>>()?;
-        self.backend.enqueue_many(&records, run_at).await?;
-        Ok(records.iter().map(|(record, _)| record.uuid).collect())
+        let answers = self.backend.enqueue_of_type(spec, &records, run_at).await?;
+        Ok(records
+            .iter()
+            .zip(answers)
+            .map(|(record, inserted)| match inserted {
+                Inserted::New => record.uuid,
+                Inserted::Duplicate(holder) => holder,
+            })
+            .collect())
     }
 }
 

@@ -13,7 +13,7 @@
 //! use zerog::{JobError, JobRecord, JobSpec, RetryPolicy, Status};
 //! # let spec = JobSpec { job_type: "mail", rust_type: "Mail", queue: "mail", cost: 1,
 //! #     max_attempts: 3, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
-//! #     name: "Mail", path: "", allow_unknown_fields: false };
+//! #     name: "Mail", path: "", allow_unknown_fields: false, unique_for: None };
 //!
 //! let clock = Clock::at(Utc::now());
 //! let running = lifecycle::reserved(JobRecord::new(&spec, serde_json::json!({})), clock.now);
@@ -144,7 +144,7 @@ impl RunOutcome {
 /// # use zerog::{JobRecord, JobSpec, RetryPolicy, Status, lifecycle};
 /// # let spec = JobSpec { job_type: "mail", rust_type: "Mail", queue: "mail", cost: 1,
 /// #     max_attempts: 3, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
-/// #     name: "Mail", path: "", allow_unknown_fields: false };
+/// #     name: "Mail", path: "", allow_unknown_fields: false, unique_for: None };
 /// let now = Utc::now();
 /// let record = JobRecord::new_at(&spec, serde_json::json!({}), now);
 /// let later = lifecycle::accepted(&record, now + Duration::minutes(5), now);

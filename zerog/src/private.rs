@@ -30,6 +30,7 @@ pub const STUB_SPEC: JobSpec = JobSpec {
     name: "",
     path: "",
     allow_unknown_fields: false,
+    unique_for: None,
 };
 
 // The generated impl requires these rather than serde's and schemars' traits directly,

@@ -46,6 +46,10 @@ pub struct JobSpec {
     pub path: &'static str,
     /// Whether parameters the schema does not name are accepted.
     pub allow_unknown_fields: bool,
+    /// How long a job stands for every submit of the same type and parameters: within
+    /// it, and while the job has not failed or been cancelled, such a submit creates
+    /// nothing and answers the job's uuid (SPEC §5). `None`: every submit is a job.
+    pub unique_for: Option<Duration>,
 }
 
 /// How long a job waits before its next attempt after an error.
@@ -109,6 +113,7 @@ pub(crate) mod tests {
         name: "Test",
         path: "",
         allow_unknown_fields: false,
+        unique_for: None,
     };
 
     #[test]

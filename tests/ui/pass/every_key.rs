@@ -16,6 +16,7 @@ use zerog::{Job, JobContext, JobError, Outcome, RetryPolicy};
     description = "Sends one email.",
     name = "Send an email",
     path = "notify/mail-out",
+    unique_for = "10m",
     allow_unknown_fields
 )]
 pub struct SendEmail {
@@ -45,4 +46,5 @@ fn main() {
     assert_eq!(spec.name, "Send an email");
     assert_eq!(spec.path, "notify/mail-out");
     assert!(spec.allow_unknown_fields);
+    assert_eq!(spec.unique_for, Some(Duration::from_secs(600)));
 }

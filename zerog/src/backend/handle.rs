@@ -20,8 +20,10 @@ use super::{
     ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, Write,
     WriteOutcome, loops,
 };
+use super::{Inserted, UniqueKey};
 use crate::lifecycle::{self, Next};
 use crate::record::{JobRecord, Status};
+use crate::spec::JobSpec;
 
 /// A store, as the server and workers use it. Cloning is cheap: clones share the store
 /// and wake each other's idle workers on a submit.
@@ -163,6 +165,48 @@ impl Backend {
         self.store.insert(&jobs).await?;
         self.submitted.notify_waiters();
         Ok(())
+    }
+
+    /// Enqueues new records of the job type `spec`, each with the type's cost, to run
+    /// from `run_at`, as [`Backend::enqueue_many`] does, in one write. For a type with
+    /// `unique_for`, each is written on its own under its [`UniqueKey`] (see
+    /// [`Store::insert_unique`]), and one whose key a job holds is not written: its
+    /// answer names that job.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::insert`]; under `unique_for`, each job as [`Store::insert_unique`].
+    pub async fn enqueue_of_type(
+        &self,
+        spec: &JobSpec,
+        records: &[JobRecord],
+        run_at: DateTime<Utc>,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let Some(window) = spec.unique_for else {
+            let jobs: Vec<(JobRecord, u32)> = records
+                .iter()
+                .map(|record| (record.clone(), spec.cost))
+                .collect();
+            self.enqueue_many(&jobs, run_at).await?;
+            return Ok(vec![Inserted::New; records.len()]);
+        };
+        let mut answers = Vec::with_capacity(records.len());
+        for record in records {
+            let now = Utc::now();
+            let record = lifecycle::accepted(record, run_at, now);
+            let unique = UniqueKey::of(&record.job_type, &record.params, window, now);
+            let job = NewJob {
+                record: &record,
+                cost: spec.cost,
+                run_at,
+            };
+            let inserted = self.store.insert_unique(&job, &unique).await?;
+            if inserted == Inserted::New {
+                self.submitted.notify_waiters();
+            }
+            answers.push(inserted);
+        }
+        Ok(answers)
     }
 
     /// Enqueues a new record to run now, and wakes this process's idle workers.

@@ -272,6 +272,47 @@ pub struct NewJob<'a> {
     pub run_at: DateTime<Utc>,
 }
 
+/// What makes a job stand for every submit of the same job type and parameters for a
+/// while: `#[job(unique_for = "10m")]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniqueKey {
+    /// The job type and parameters, hashed: a UUIDv5 of both.
+    pub key: Uuid,
+    /// Until when the new job holds the key.
+    pub until: DateTime<Utc>,
+}
+
+impl UniqueKey {
+    /// The key of `job_type` with `params` (as stored, defaults filled in), held for
+    /// `window` from `now`. Parameters compare as JSON values: object keys in any
+    /// order are the same parameters.
+    pub fn of(
+        job_type: &str,
+        params: &serde_json::Value,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Self {
+        // serde_json's maps are ordered by key, so equal values print the same.
+        let text = format!("{job_type}\n{params}");
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        UniqueKey {
+            key: Uuid::new_v5(&Uuid::NAMESPACE_OID, text.as_bytes()),
+            until: now
+                .checked_add_signed(window)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        }
+    }
+}
+
+/// How [`Store::insert_unique`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The job is stored and queued.
+    New,
+    /// The key is held by this job: nothing was written.
+    Duplicate(Uuid),
+}
+
 /// A job's record as stored, with the revision a decision on it is fenced with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
@@ -346,6 +387,21 @@ pub trait Store: Send + Sync + 'static {
     /// Cancel safe where atomic: the batch commits whole or not at all. A caller that
     /// dropped the future cannot tell which, so it must not have answered a client.
     async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError>;
+
+    /// Stores and queues `job` as [`Store::insert`] does, unless `unique` is held: by a
+    /// job that took the same key before `unique.until` of its own, and has not failed
+    /// or been cancelled (nor been deleted). The key and the job are written together,
+    /// and the check is the store's (a conditional upsert or one script), so two
+    /// concurrent inserts of one key make one job.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the key and the job commit together or not at all.
+    async fn insert_unique(
+        &self,
+        job: &NewJob<'_>,
+        unique: &UniqueKey,
+    ) -> Result<Inserted, StoreError>;
 
     /// Takes up to `request.max_jobs` due jobs that fit the request together (their
     /// costs within `max_cost`, no queue past its limit), oldest due first, marks them

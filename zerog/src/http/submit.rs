@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::connection::ConnectionReport;
 use super::delay::SubmitQuery;
 use super::{ApiError, ApiState};
+use crate::backend::Inserted;
 use crate::record::JobRecord;
 use crate::registry::JobType;
 use crate::validate::Violation;
@@ -71,7 +72,7 @@ pub(super) async fn submit_batch(
     let mut violations = Vec::new();
     for (index, params) in items.iter().enumerate() {
         match job_type.validate(params) {
-            Ok(params) => records.push((JobRecord::new(spec, params), spec.cost)),
+            Ok(params) => records.push(JobRecord::new(spec, params)),
             Err(found) => violations.extend(found.into_iter().map(|violation| Violation {
                 path: format!("/{index}{}", violation.path),
                 message: violation.message,
@@ -82,8 +83,18 @@ pub(super) async fn submit_batch(
         return Err(invalid(violations));
     }
     let run_at = query.due_at(Utc::now())?;
-    state.backend.enqueue_many(&records, run_at).await?;
-    let uuids: Vec<_> = records.iter().map(|(record, _)| record.uuid).collect();
+    let answers = state
+        .backend
+        .enqueue_of_type(spec, &records, run_at)
+        .await?;
+    let uuids: Vec<_> = records
+        .iter()
+        .zip(answers)
+        .map(|(record, inserted)| match inserted {
+            Inserted::New => record.uuid,
+            Inserted::Duplicate(holder) => holder,
+        })
+        .collect();
     tracing::info!(
         jobs = uuids.len(),
         job.job_type = spec.job_type,
@@ -119,7 +130,16 @@ pub(super) async fn accept(
     let record = JobRecord::new(spec, params);
     // Counted from the moment the job is accepted, after its body has arrived.
     let run_at = query.due_at(Utc::now())?;
-    state.backend.enqueue(&record, spec.cost, run_at).await?;
+    let answers = state
+        .backend
+        .enqueue_of_type(spec, std::slice::from_ref(&record), run_at)
+        .await?;
+    if let Some(&Inserted::Duplicate(holder)) = answers.first() {
+        tracing::info!(job.uuid = %holder, job.job_type = spec.job_type, "duplicate of a unique job");
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::LOCATION, format!("/progress/{holder}")))
+            .json(json!({ "uuid": holder, "duplicate": true })));
+    }
     tracing::info!(job.uuid = %record.uuid, job.job_type = spec.job_type, "job accepted");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/progress/{}", record.uuid)))

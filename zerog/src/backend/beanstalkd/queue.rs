@@ -11,8 +11,9 @@ use uuid::Uuid;
 use super::connection::Connection;
 use super::{BeanstalkdQueue, Held, PRIORITY, log_failure, queue_error};
 use crate::backend::{
-    Change, Fence, Lease, ListQuery, NewJob, Recovered, Reservation, ReserveRequest, RunSignal,
-    Stats, Store, StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, loops,
+    Change, Fence, Inserted, Lease, ListQuery, NewJob, Recovered, Reservation, ReserveRequest,
+    RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write,
+    WriteOutcome, loops,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
@@ -131,6 +132,36 @@ impl Store for BeanstalkdQueue {
             for id in put {
                 log_failure("delete", producer.delete(id).await);
             }
+        }
+        inserted
+    }
+
+    /// Puts the job, then inserts it under its key in the store; a duplicate, like a
+    /// failure, deletes the entry again.
+    async fn insert_unique(
+        &self,
+        job: &NewJob<'_>,
+        unique: &UniqueKey,
+    ) -> Result<Inserted, StoreError> {
+        let now = Utc::now();
+        let body = format!("{} {}", job.record.uuid, now.timestamp_millis());
+        let tube = self.tube(&job.record.queue);
+        let id = self
+            .producer
+            .lock()
+            .await
+            .put(
+                &tube,
+                PRIORITY,
+                delay_until(job.run_at, now),
+                self.ttr,
+                body.as_bytes(),
+            )
+            .await
+            .map_err(queue_error)?;
+        let inserted = self.store.insert_unique(job, unique).await;
+        if !matches!(inserted, Ok(Inserted::New)) {
+            log_failure("delete", self.producer.lock().await.delete(id).await);
         }
         inserted
     }

@@ -53,9 +53,9 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, bad_url, is_plain_name,
-    redact_url, take_url_params,
+    Change, Fence, Inserted, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal,
+    Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write, WriteOutcome,
+    bad_url, is_plain_name, redact_url, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
@@ -106,6 +106,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("002_revision.sql")),
     (3, include_str!("003_health.sql")),
     (4, include_str!("004_queues.sql")),
+    (5, include_str!("005_unique.sql")),
 ];
 
 /// The schema used when the URL names none.
@@ -389,7 +390,11 @@ impl PostgresBackend {
         AssertSqlSafe(
             sql.replace("{fence}", fence)
                 .replace("{jobs}", &self.inner.jobs)
-                .replace("{workers}", &self.inner.workers),
+                .replace("{workers}", &self.inner.workers)
+                .replace(
+                    "{unique}",
+                    &format!("\"{}\".zerog_unique", self.inner.schema),
+                ),
         )
     }
 
@@ -597,6 +602,48 @@ impl Store for PostgresBackend {
             }
             jobs => self.insert_batch(jobs).await,
         }
+    }
+
+    async fn insert_unique(
+        &self,
+        job: &NewJob<'_>,
+        unique: &UniqueKey,
+    ) -> Result<Inserted, StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        // Inserts of one key take turns, and each statement below reads what the turn
+        // before committed: without the lock, a concurrent insert's job would be
+        // invisible to the check of the holder's status, which reads the snapshot of
+        // its statement's start.
+        let [a, b, c, d, e, f, g, h, ..] = *unique.key.as_bytes();
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(i64::from_be_bytes([a, b, c, d, e, f, g, h]))
+            .execute(&mut *tx)
+            .await?;
+        let taken = sqlx::query(self.sql(
+            "INSERT INTO {unique} AS u (key, uuid, until) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET uuid = excluded.uuid, until = excluded.until
+             WHERE u.until <= now()
+                OR NOT EXISTS (SELECT 1 FROM {jobs} j
+                               WHERE j.uuid = u.uuid AND j.status NOT IN ('failed', 'cancelled'))
+             RETURNING uuid",
+        ))
+        .bind(unique.key)
+        .bind(job.record.uuid)
+        .bind(unique.until)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_none() {
+            let holder: Uuid =
+                sqlx::query_scalar(self.sql("SELECT uuid FROM {unique} WHERE key = $1"))
+                    .bind(unique.key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            return Ok(Inserted::Duplicate(holder));
+        }
+        self.enqueue_in(&mut tx, job.record, job.cost, job.run_at)
+            .await?;
+        tx.commit().await?;
+        Ok(Inserted::New)
     }
 
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {

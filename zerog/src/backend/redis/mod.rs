@@ -48,9 +48,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis, is_plain_name,
-    take_url_params,
+    Change, Fence, Inserted, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal,
+    Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write, WriteOutcome,
+    due_millis, is_plain_name, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -203,11 +203,29 @@ impl RedisBackend {
 
     /// Stores and queues `jobs`, all or none, in one script.
     async fn insert_jobs(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
+        match self.enqueue(jobs, None).await? {
+            Inserted::New => Ok(()),
+            Inserted::Duplicate(holder) => Err(StoreError::Duplicate(holder)),
+        }
+    }
+
+    /// One call of the enqueue script: `jobs`, under `unique` if given (one job only).
+    async fn enqueue(
+        &self,
+        jobs: &[NewJob<'_>],
+        unique: Option<&UniqueKey>,
+    ) -> Result<Inserted, StoreError> {
         if jobs.is_empty() {
-            return Ok(());
+            return Ok(Inserted::New);
         }
         let mut invocation = self.scripts.enqueue.prepare_invoke();
         invocation.arg(&self.prefix).arg(millis(Utc::now()));
+        match unique {
+            Some(unique) => invocation
+                .arg(unique.key.to_string())
+                .arg(millis(unique.until)),
+            None => invocation.arg("").arg(""),
+        };
         for job in jobs {
             let record = job.record;
             invocation
@@ -224,7 +242,9 @@ impl RedisBackend {
             .await
             .map_err(redis_error)?;
         if taken.is_empty() {
-            Ok(())
+            Ok(Inserted::New)
+        } else if let Some(holder) = taken.strip_prefix("held:") {
+            Ok(Inserted::Duplicate(parse_uuid(holder)?))
         } else {
             Err(StoreError::Duplicate(parse_uuid(&taken)?))
         }
@@ -335,6 +355,14 @@ fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
 impl Store for RedisBackend {
     async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
         self.insert_jobs(jobs).await
+    }
+
+    async fn insert_unique(
+        &self,
+        job: &NewJob<'_>,
+        unique: &UniqueKey,
+    ) -> Result<Inserted, StoreError> {
+        self.enqueue(std::slice::from_ref(job), Some(unique)).await
     }
 
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {

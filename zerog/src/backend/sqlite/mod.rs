@@ -25,9 +25,9 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis,
-    take_url_params,
+    Change, Fence, Inserted, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal,
+    Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write, WriteOutcome,
+    due_millis, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("003_revision.sql")),
     (4, include_str!("004_health.sql")),
     (5, include_str!("005_queues.sql")),
+    (6, include_str!("006_unique.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -274,6 +275,41 @@ impl Store for SqliteBackend {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn insert_unique(
+        &self,
+        job: &NewJob<'_>,
+        unique: &UniqueKey,
+    ) -> Result<Inserted, StoreError> {
+        let now = millis(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let taken = sqlx::query(
+            "INSERT INTO zerog_unique (key, uuid, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET uuid = excluded.uuid, until = excluded.until
+             WHERE zerog_unique.until <= ?4
+                OR NOT EXISTS (SELECT 1 FROM zerog_jobs j
+                               WHERE j.uuid = zerog_unique.uuid
+                                 AND j.status NOT IN ('failed', 'cancelled'))
+             RETURNING uuid",
+        )
+        .bind(unique.key.to_string())
+        .bind(job.record.uuid.to_string())
+        .bind(millis(unique.until))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_none() {
+            let holder: String = sqlx::query_scalar("SELECT uuid FROM zerog_unique WHERE key = ?1")
+                .bind(unique.key.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok(Inserted::Duplicate(admin::parse_uuid(&holder)?));
+        }
+        // On an error the transaction is dropped, which gives the key back.
+        insert_job(&mut *tx, job, now).await?;
+        tx.commit().await?;
+        Ok(Inserted::New)
     }
 
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {

@@ -74,7 +74,15 @@ pub(super) fn submit_operation(
         spec.queue,
         spec.cost,
     ));
-    json!({
+    if let Some(window) = spec.unique_for {
+        description.push_str(&format!(
+            " Unique for {} s: a submit of the same parameters as a job of that window \
+             that has not failed or been cancelled answers 200 with that job and \
+             creates nothing.",
+            window.as_secs_f64()
+        ));
+    }
+    let mut operation = json!({
         "operationId": id,
         "tags": [tag],
         "summary": format!("Submit a {} job", spec.name),
@@ -113,7 +121,21 @@ pub(super) fn submit_operation(
             "413": error("payload_too_large"),
             "415": error("unsupported_media_type: the body is not sent as JSON"),
         })),
-    })
+    });
+    if spec.unique_for.is_some() {
+        operation["responses"]["200"] = json!({
+            "description": "A duplicate of a unique job: nothing was created",
+            "content": { "application/json": { "schema": {
+                "type": "object",
+                "properties": {
+                    "uuid": { "type": "string", "format": "uuid", "description": "The job that stands for this submit." },
+                    "duplicate": { "const": true },
+                },
+                "required": ["uuid", "duplicate"],
+            } } },
+        });
+    }
+    operation
 }
 
 /// `POST /job/{jobType}/batch` for `job_type`.
