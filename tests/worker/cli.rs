@@ -155,6 +155,20 @@ async fn submit_watch_jobs_info_and_schema_against_a_running_service() {
         "{row}"
     );
 
+    // A reader that goes away at once (`| head`) ends the command quietly.
+    let mut gone = Command::new(SERVICE)
+        .args(["jobs"])
+        .env("ZEROG_URL", &url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(gone.stdout.take());
+    let gone = gone.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(gone.status.code(), Some(0), "{stderr}");
+
     let listed = client(
         &url,
         &["jobs", "--json", "--type", "waste_time", "--limit", "5"],

@@ -10,6 +10,8 @@
 //! print for it: one line for an unreachable server, a refused token or a failing
 //! server; one line per detail, each with its path, for a 400.
 
+use std::fmt;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,6 +21,27 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
 use serde_json::Value;
+
+/// Prints a line on stdout, as `println!` does, except that a reader that went away
+/// (`| head`) ends the process quietly instead of with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::client::write_line(format_args!($($arg)*))
+    };
+}
+
+/// The line `say!` prints.
+pub(crate) fn write_line(line: fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader has what it wanted, as `head` does.
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {error}");
+        std::process::exit(Exit::Unavailable.code().into());
+    }
+}
 
 /// How long a request may wait for the answer's head.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -217,9 +217,9 @@ impl ClientCommand {
             ClientCommand::Retry(args) => {
                 let progress = api.post(&format!("/retry/{}", args.uuid), None).await?;
                 if json {
-                    println!("{progress}");
+                    say!("{progress}");
                 } else {
-                    println!("{} {}", args.uuid, text(&progress, "status"));
+                    say!("{} {}", args.uuid, text(&progress, "status"));
                 }
                 Ok(Exit::Success)
             }
@@ -230,9 +230,9 @@ impl ClientCommand {
 /// `value` as received (`--json`), or indented for people.
 fn print_json(value: &Value, json: bool) {
     if json {
-        println!("{value}");
+        say!("{value}");
     } else {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(value).expect("a JSON value serializes")
         );
@@ -277,9 +277,9 @@ async fn submit(api: &ApiClient, args: SubmitArgs, json: bool) -> Result<Exit, C
             ClientError::Protocol(format!("the submit answer names no uuid: {answer}"))
         })?;
     if json {
-        println!("{answer}");
+        say!("{answer}");
     } else {
-        println!("{uuid}");
+        say!("{uuid}");
         if answer.get("duplicate") == Some(&Value::Bool(true)) {
             eprintln!(
                 "an equal job was submitted within its type's unique window: that is its uuid"
@@ -314,14 +314,14 @@ async fn jobs(api: &ApiClient, args: JobsArgs, json: bool) -> Result<Exit, Clien
     }
     let list = api.get(&path).await?;
     if json {
-        println!("{list}");
+        say!("{list}");
         return Ok(Exit::Success);
     }
     let rows = Row::all_of(&list);
     if rows.is_empty() {
-        println!("no jobs");
+        say!("no jobs");
     } else {
-        print!("{}", table::render(&rows, Utc::now()));
+        say!("{}", table::render(&rows, Utc::now()).trim_end());
     }
     if let Some(next) = list.get("next").and_then(Value::as_str) {
         // On stderr, so that the table alone can be piped on.
@@ -333,7 +333,7 @@ async fn jobs(api: &ApiClient, args: JobsArgs, json: bool) -> Result<Exit, Clien
 async fn info(api: &ApiClient, uuid: Uuid, json: bool) -> Result<Exit, ClientError> {
     let info = api.get(&format!("/info/{uuid}")).await?;
     if json {
-        println!("{info}");
+        say!("{info}");
         return Ok(Exit::Success);
     }
     let number = |key: &str| info.get(key).and_then(Value::as_i64).unwrap_or(-1);
@@ -341,7 +341,7 @@ async fn info(api: &ApiClient, uuid: Uuid, json: bool) -> Result<Exit, ClientErr
         .get("completeness")
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
-    let field = |name: &str, value: String| println!("{name:<13} {value}");
+    let field = |name: &str, value: String| say!("{name:<13} {value}");
     field("uuid", text(&info, "uuid").to_owned());
     field(
         "type",
@@ -388,14 +388,14 @@ async fn info(api: &ApiClient, uuid: Uuid, json: bool) -> Result<Exit, ClientErr
         if entries.is_empty() {
             continue;
         }
-        println!("{name}:");
+        say!("{name}:");
         for entry in entries {
             let code = entry
                 .get("errorCode")
                 .and_then(Value::as_i64)
                 .map(|code| format!("{code} "))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "  {}  {code}{}",
                 text(&entry, "timeStamp"),
                 text(&entry, "msg")
@@ -412,15 +412,15 @@ async fn cancel(api: &ApiClient, args: CancelArgs, json: bool) -> Result<Exit, C
     }
     let answer = api.post(&path, None).await?;
     if json {
-        println!("{answer}");
+        say!("{answer}");
     } else if answer.get("cancelRequested") == Some(&Value::Bool(true)) {
-        println!(
+        say!(
             "{} {}: cancel requested; it stops at its next checkpoint",
             args.uuid,
             text(&answer, "status")
         );
     } else {
-        println!("{} {}", args.uuid, text(&answer, "status"));
+        say!("{} {}", args.uuid, text(&answer, "status"));
     }
     Ok(Exit::Success)
 }

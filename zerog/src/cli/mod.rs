@@ -44,6 +44,7 @@ use crate::validate::example_params;
 use crate::worker::Worker;
 
 #[cfg(feature = "client")]
+#[macro_use]
 mod client;
 #[cfg(feature = "client")]
 mod commands;

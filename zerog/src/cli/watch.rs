@@ -16,7 +16,7 @@
 //! With `--json` it prints each event's data, then the `/data` answer, one JSON
 //! document a line.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -143,16 +143,16 @@ impl Display {
             .unwrap_or(0.0);
         let percent = (completeness.clamp(0.0, 1.0) * 100.0).floor() as u64;
         match self {
-            Display::Json => println!("{data}"),
+            Display::Json => say!("{data}"),
             Display::Plain { created_at, shown } => {
                 // The log first: the lines led up to the state the event shows.
                 for line in log_lines(data) {
-                    println!("        {line}");
+                    say!("        {line}");
                 }
                 let now = (status.to_owned(), percent);
                 if shown.as_ref() != Some(&now) {
                     let elapsed = created_at.map_or_else(|| "-".to_owned(), elapsed_since);
-                    println!("{elapsed:<7} {status:<10} {percent:>3}%");
+                    say!("{elapsed:<7} {status:<10} {percent:>3}%");
                     *shown = Some(now);
                 }
             }
@@ -168,7 +168,6 @@ impl Display {
                 }
             }
         }
-        let _ = std::io::stdout().flush();
     }
 
     /// Ends the display with the job's last event and its `/data` answer.
@@ -177,15 +176,15 @@ impl Display {
         let code = last.get("resultCode").and_then(Value::as_i64).unwrap_or(-1);
         let data = result.get("data").unwrap_or(&Value::Null);
         match self {
-            Display::Json => println!("{result}"),
+            Display::Json => say!("{result}"),
             Display::Plain { .. } => {
-                println!("{status}: result code {code}");
-                println!("data: {data}");
+                say!("{status}: result code {code}");
+                say!("data: {data}");
             }
             Display::Bar(bar) => {
                 bar.finish();
-                println!("{status}: result code {code}");
-                println!("data: {data}");
+                say!("{status}: result code {code}");
+                say!("data: {data}");
             }
         }
     }
