@@ -106,13 +106,19 @@ async fn pages_are_newest_first_and_link_by_cursor() {
         first.as_object().unwrap().keys().collect::<Vec<_>>(),
         [
             "completeness",
+            "createdAt",
             "jobType",
             "result",
             "resultCode",
             "status",
+            "updatedAt",
             "uuid"
         ]
     );
+    // The times are the record's, so that a list can show each job's age.
+    let record = call(&app, get(&format!("/info/{}", submitted[0]))).await;
+    assert_eq!(first["createdAt"], record.json["createdAt"]);
+    assert_eq!(first["updatedAt"], record.json["updatedAt"]);
 
     let mut pages = Vec::new();
     let mut path = "/jobs?limit=3".to_owned();

@@ -14,6 +14,7 @@ mod prime_sieve;
 #[path = "../../examples/jobs/waste_time.rs"]
 mod waste_time;
 
+mod cli;
 mod control;
 mod crash_recovery;
 mod end_to_end;

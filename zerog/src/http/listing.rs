@@ -48,10 +48,34 @@ pub(super) struct ListParams {
 /// One page of jobs.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(super) struct JobList {
-    /// The jobs, newest first, as `/progress` shows each.
-    jobs: Vec<ProgressView>,
+    /// The jobs, newest first, as `/progress` shows each, with their times.
+    jobs: Vec<ListedJob>,
     /// The `after` of the next page, or null on the last page.
     next: Option<String>,
+}
+
+/// A job in a listing: its `/progress` view, plus when it was created and last
+/// changed, so that a list can show each job's age without reading each record.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListedJob {
+    /// The job's progress, as `/progress` shows it.
+    #[serde(flatten)]
+    progress: ProgressView,
+    /// When the job was submitted (RFC 3339).
+    created_at: String,
+    /// When its record last changed (RFC 3339).
+    updated_at: String,
+}
+
+impl ListedJob {
+    fn of(record: &crate::record::JobRecord) -> Self {
+        ListedJob {
+            progress: ProgressView::of(record),
+            created_at: record.created_at.clone(),
+            updated_at: record.updated_at.clone(),
+        }
+    }
 }
 
 /// The query of `DELETE /jobs`, as sent.
@@ -90,7 +114,7 @@ pub(super) async fn list(
     };
     let page = state.backend.list(&query).await?;
     Ok(HttpResponse::Ok().json(JobList {
-        jobs: page.jobs.iter().map(ProgressView::of).collect(),
+        jobs: page.jobs.iter().map(ListedJob::of).collect(),
         next: page.next,
     }))
 }

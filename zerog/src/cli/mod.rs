@@ -8,8 +8,8 @@
 //! }
 //! ```
 //!
-//! Subcommands: `run` (the default: API and worker in one process), `serve` (the API
-//! only) and `work` (a worker only). Settings come from flags or from `ZEROG_STORE`,
+//! The roles: `run` (the default: API and worker in one process), `serve` (the API
+//! only) and `work` (a worker only). Their settings come from flags or from `ZEROG_STORE`,
 //! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
 //! `ZEROG_API_TOKEN` (a bearer token), `ZEROG_PRUNE_AFTER` (delete finished jobs
 //! this old), `ZEROG_BODY_TIMEOUT` (how long a request's body may take) and
@@ -19,6 +19,14 @@
 //! their variables)
 //! follow [`crate::duration`]: `30s`, not ` 30s` or `30 s`. Only the shutdown timeout
 //! may be `0s`.
+//!
+//! With the `client` feature (a default one), the same binary is also a client of a
+//! running API: `submit`, `watch`, `jobs`, `info`, `schema`, `cancel` and `retry`
+//! given the API's address by `--url` or `ZEROG_URL` (default [`DEFAULT_URL`]) and its
+//! token by `--token` or `ZEROG_API_TOKEN`. Each prints for people, or the API's JSON
+//! with `--json`, and exits 0 on success, 1 when a watched job ended otherwise than
+//! `done` with a 2xx code, 2 on bad usage or a 400, and 3 when the API could not be
+//! reached, refused the token or failed.
 
 #[cfg(feature = "http")]
 use std::net::TcpListener;
@@ -35,20 +43,27 @@ use crate::registry::Registry;
 use crate::validate::example_params;
 use crate::worker::Worker;
 
+#[cfg(feature = "client")]
+#[macro_use]
+mod client;
+#[cfg(feature = "client")]
+mod commands;
+#[cfg(feature = "client")]
+mod table;
+#[cfg(feature = "client")]
+mod watch;
+
 /// The default address of the HTTP API.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8888";
+#[cfg(feature = "client")]
+pub use commands::DEFAULT_URL;
 
 #[derive(Debug, Parser)]
-#[command(about = "A zerog job service: HTTP API and workers.")]
+#[command(
+    about = "A zerog job service: HTTP API and workers, and a client of a running API.",
+    after_help = "Without a command, `run` starts, with its settings from the environment."
+)]
 struct Cli {
-    /// Where job records are kept: sqlite://PATH, sqlite::memory:, postgres://...
-    /// (with ?schema=NAME) or redis://... (with ?prefix=NAME).
-    #[arg(long, env = "ZEROG_STORE", default_value = DEFAULT_STORE_URL, global = true, hide_env_values = true)]
-    store: String,
-    /// What delivers jobs to workers: beanstalkd://HOST:PORT, or (the default) the
-    /// store itself.
-    #[arg(long, env = "ZEROG_QUEUE", global = true, hide_env_values = true)]
-    queue: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -58,14 +73,44 @@ enum Command {
     /// Serve the API and run a worker in one process (the default).
     Run {
         #[command(flatten)]
+        backend: BackendArgs,
+        #[command(flatten)]
         serve: ServeArgs,
         #[command(flatten)]
         work: WorkArgs,
     },
     /// Serve the HTTP API only.
-    Serve(ServeArgs),
+    Serve {
+        #[command(flatten)]
+        backend: BackendArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
     /// Run a worker only.
-    Work(WorkArgs),
+    Work {
+        #[command(flatten)]
+        backend: BackendArgs,
+        #[command(flatten)]
+        work: WorkArgs,
+    },
+    /// The client commands, which talk to a running API over HTTP.
+    #[cfg(feature = "client")]
+    #[command(flatten)]
+    Client(commands::ClientCommand),
+}
+
+/// Where the roles keep and take jobs. Only the roles have these: a client command
+/// reaches the store through the API.
+#[derive(Debug, Args)]
+struct BackendArgs {
+    /// Where job records are kept: sqlite://PATH, sqlite::memory:, postgres://...
+    /// (with ?schema=NAME) or redis://... (with ?prefix=NAME).
+    #[arg(long, env = "ZEROG_STORE", default_value = DEFAULT_STORE_URL, hide_env_values = true)]
+    store: String,
+    /// What delivers jobs to workers: beanstalkd://HOST:PORT, or (the default) the
+    /// store itself.
+    #[arg(long, env = "ZEROG_QUEUE", hide_env_values = true)]
+    queue: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,16 +199,33 @@ fn parse_queue_limit(text: &str) -> Result<(String, u32), String> {
     Ok((queue.trim().to_owned(), limit))
 }
 
-/// Parses the command line, runs the chosen subcommand until SIGINT or SIGTERM, and
-/// exits the process: 0 on a clean stop, 1 on an error.
+/// Parses the command line and runs the chosen subcommand.
+///
+/// A role (`run`, `serve`, `work`) runs until SIGINT or SIGTERM, and the process exits
+/// 0 on a clean stop, 1 on an error. A client command exits 0 on success, 1 when the
+/// job it watched ended otherwise than `done` with a 2xx code, 2 on bad usage or a
+/// 400 from the API, and 3 when the API could not be reached, refused the token or
+/// failed. A command line that does not parse exits 2.
 pub fn main() -> ExitCode {
     init_tracing();
-    let cli = Cli::parse();
+    let command = match Cli::parse().command {
+        Some(command) => command,
+        // No subcommand means `run`, with its settings from the environment.
+        None => match Cli::parse_from(["zerog", "run"]).command {
+            Some(command) => command,
+            None => unreachable!("`run` parses as a subcommand"),
+        },
+    };
+    #[cfg(feature = "client")]
+    let command = match command {
+        Command::Client(command) => return command.run().into(),
+        role => role,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -179,20 +241,20 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let registry = Registry::from_inventory();
     registry.check()?;
-    let backend = Backend::connect_split(&cli.store, cli.queue.as_deref()).await?;
-    let command = match cli.command {
-        Some(command) => command,
-        // No subcommand means `run`, with its settings from the environment.
-        None => match Cli::parse_from(["zerog", "run"]).command {
-            Some(command) => command,
-            None => unreachable!("`run` parses as a subcommand"),
-        },
+    let backend = match &command {
+        Command::Run { backend, .. }
+        | Command::Serve { backend, .. }
+        | Command::Work { backend, .. } => {
+            Backend::connect_split(&backend.store, backend.queue.as_deref()).await?
+        }
+        #[cfg(feature = "client")]
+        Command::Client(_) => unreachable!("client commands are run by `main`"),
     };
     match command {
-        Command::Run { serve, work } => {
+        Command::Run { serve, work, .. } => {
             let server = ApiServer::start(&serve, &backend, &registry)?;
             let pruner = spawn_pruner(&serve, &backend);
             worker(work, backend, registry)
@@ -203,7 +265,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             server.stop().await?;
         }
-        Command::Serve(serve) => {
+        Command::Serve { serve, .. } => {
             let server = ApiServer::start(&serve, &backend, &registry)?;
             let pruner = spawn_pruner(&serve, &backend);
             shutdown_signal().await;
@@ -212,11 +274,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             server.stop().await?;
         }
-        Command::Work(work) => {
+        Command::Work { work, .. } => {
             worker(work, backend, registry)
                 .run_until(shutdown_signal())
                 .await?;
         }
+        #[cfg(feature = "client")]
+        Command::Client(_) => unreachable!("client commands are run by `main`"),
     }
     Ok(())
 }
@@ -401,6 +465,27 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "client")]
+    fn a_submit_takes_a_time_or_a_delay_not_both() {
+        let both = [
+            "submit",
+            "t",
+            "{}",
+            "--at",
+            "2026-12-01T10:00:00Z",
+            "--in",
+            "5s",
+        ];
+        let error = parse(&both).unwrap_err();
+        assert!(error.contains("cannot be used with"), "{error}");
+        let error = parse(&["submit", "t", "{}", "--at", "tomorrow"]).unwrap_err();
+        assert!(error.contains("not an RFC 3339 time"), "{error}");
+        let error = parse(&["watch", "not-a-uuid"]).unwrap_err();
+        assert!(error.contains("<UUID>"), "{error}");
+        assert!(parse(&["submit", "t", "{}", "--in", "5s", "--watch", "--json"]).is_ok());
+    }
+
+    #[test]
     fn a_capacity_of_zero_is_refused() {
         let error = parse(&["work", "--capacity", "0"]).unwrap_err();
         assert!(error.contains("--capacity"), "{error}");
@@ -412,7 +497,7 @@ mod tests {
         let error = parse(&["serve", "--max-connections", "0"]).unwrap_err();
         assert!(error.contains("--max-connections"), "{error}");
         assert!(error.contains("0 is not in 1.."), "{error}");
-        let Some(Command::Serve(serve)) =
+        let Some(Command::Serve { serve, .. }) =
             parse(&["serve", "--max-connections", "3"]).unwrap().command
         else {
             panic!("`serve` parses as the serve subcommand");
@@ -422,7 +507,8 @@ mod tests {
 
     #[test]
     fn durations_follow_the_grammar() {
-        let Some(Command::Work(work)) = parse(&["work", "--lease", "2s"]).unwrap().command else {
+        let Some(Command::Work { work, .. }) = parse(&["work", "--lease", "2s"]).unwrap().command
+        else {
             panic!("`work` parses as the work subcommand");
         };
         assert_eq!(work.lease, Some(Duration::from_secs(2)));
@@ -432,7 +518,7 @@ mod tests {
 
     #[test]
     fn only_the_shutdown_timeout_may_be_zero() {
-        let Some(Command::Work(work)) = parse(&["work", "--shutdown-timeout", "0s"])
+        let Some(Command::Work { work, .. }) = parse(&["work", "--shutdown-timeout", "0s"])
             .unwrap()
             .command
         else {
