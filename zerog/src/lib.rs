@@ -42,6 +42,8 @@ pub mod outcome;
 pub mod pruner;
 pub mod record;
 pub mod registry;
+pub mod schedule;
+pub mod scheduler;
 pub mod spec;
 pub mod validate;
 pub mod worker;
