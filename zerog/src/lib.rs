@@ -52,7 +52,7 @@ pub mod worker;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use cli::main;
+pub use cli::{main, main_with_schedules};
 pub use client::{Client, EnqueueOptions};
 pub use context::JobContext;
 pub use job::{Job, Run};

@@ -55,6 +55,7 @@ mod metrics;
 mod monitor;
 mod openapi;
 mod routes;
+mod schedules;
 mod schema;
 mod server;
 mod submit;

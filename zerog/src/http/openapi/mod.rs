@@ -21,6 +21,7 @@
 //! A closed set of strings, such as `Status`, is an `enum` with each value's description
 //! listed in the schema's, as in each job type's schema: client generators read `enum`.
 
+pub(super) mod schedules;
 mod submit;
 
 use schemars::JsonSchema;
@@ -272,12 +273,12 @@ pub(super) fn answer(description: &str, schema: Value) -> Value {
 }
 
 /// An error answer: the `ErrorBody` with its `error` kinds named.
-fn error(kinds: &str) -> Value {
+pub(super) fn error(kinds: &str) -> Value {
     answer(&format!("`{kinds}`"), error_ref())
 }
 
 /// Adds the error answers that every store-backed operation can give.
-fn with_backend_errors(mut responses: Value) -> Value {
+pub(super) fn with_backend_errors(mut responses: Value) -> Value {
     responses["503"] = error("backend_unavailable: the job store cannot be reached");
     responses
 }
