@@ -16,6 +16,7 @@ mod http_errors;
 mod listing;
 mod openapi;
 mod operations;
+mod schedules;
 mod scheduling;
 mod schema_acceptance;
 mod text;
