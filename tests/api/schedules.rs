@@ -208,7 +208,10 @@ async fn schedules_from_code_are_listed_beside_those_from_the_api() {
     let scheduler = Scheduler::new(backend.clone(), registry());
     let declared =
         Schedule::new("from-code", "waste_time", "*/5 * * * *").params(json!({ "delay": 1 }));
-    scheduler.declare(&[declared.clone()]).await.unwrap();
+    scheduler
+        .declare(std::slice::from_ref(&declared))
+        .await
+        .unwrap();
     assert_eq!(
         call(&app, post_json("/schedules", &nightly())).await.status,
         201

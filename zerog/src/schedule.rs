@@ -69,8 +69,8 @@ impl ScheduleSource {
         }
     }
 
-    /// The source stored as `text`: anything but `code` was stored by the API.
-    pub(crate) fn from_stored(text: &str) -> Self {
+    /// The source stored or served as `text`: anything but `code` is from the API.
+    pub fn from_stored(text: &str) -> Self {
         if text == "code" {
             ScheduleSource::Code
         } else {
