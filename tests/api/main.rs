@@ -17,6 +17,7 @@ mod listing;
 mod openapi;
 mod operations;
 mod queues;
+mod schedules;
 mod scheduling;
 mod schema_acceptance;
 mod text;

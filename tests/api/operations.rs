@@ -117,6 +117,41 @@ impl Store for DownStore {
     async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
         down()
     }
+
+    async fn put_schedule(
+        &self,
+        _: &zerog::schedule::Schedule,
+        _: zerog::schedule::ScheduleSource,
+        _: zerog::backend::PutSchedule,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        down()
+    }
+    async fn list_schedules(
+        &self,
+    ) -> Result<Vec<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
+        down()
+    }
+    async fn get_schedule(
+        &self,
+        _: &str,
+    ) -> Result<Option<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
+        down()
+    }
+    async fn delete_schedule(&self, _: &str) -> Result<bool, zerog::backend::StoreError> {
+        down()
+    }
+    async fn pause_schedule(
+        &self,
+        _: &str,
+        _: bool,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        down()
+    }
+    async fn fire(&self, _: &zerog::backend::Fire<'_>) -> Result<bool, zerog::backend::StoreError> {
+        down()
+    }
 }
 
 async fn down_app() -> impl TestApp {

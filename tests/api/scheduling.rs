@@ -304,6 +304,47 @@ impl Store for CountingStore {
     ) -> Result<std::collections::BTreeSet<String>, zerog::backend::StoreError> {
         self.inner.store().paused_queues().await
     }
+
+    async fn put_schedule(
+        &self,
+        schedule: &zerog::schedule::Schedule,
+        source: zerog::schedule::ScheduleSource,
+        mode: zerog::backend::PutSchedule,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner
+            .store()
+            .put_schedule(schedule, source, mode, now)
+            .await
+    }
+    async fn list_schedules(
+        &self,
+    ) -> Result<Vec<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
+        self.inner.store().list_schedules().await
+    }
+    async fn get_schedule(
+        &self,
+        name: &str,
+    ) -> Result<Option<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
+        self.inner.store().get_schedule(name).await
+    }
+    async fn delete_schedule(&self, name: &str) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.store().delete_schedule(name).await
+    }
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.store().pause_schedule(name, paused, now).await
+    }
+    async fn fire(
+        &self,
+        fire: &zerog::backend::Fire<'_>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.store().fire(fire).await
+    }
 }
 
 #[actix_web::test]

@@ -1,6 +1,10 @@
 //! The zerog service that the multi-process tests start as a child process: the
 //! example job types plus the test jobs of `jobs.rs`, behind `zerog::main()`, so
-//! `serve`, `work` and `run` are all available.
+//! `serve`, `work`, `schedule` and `run` are all available.
+//!
+//! With `ZEROG_TEST_SCHEDULE=once` (or `skip`), it declares the schedule `every-second`
+//! in code: a `mark` job each second, with that `missed` policy. Without it, it
+//! declares none, so the other tests' processes create no jobs of their own.
 
 #[path = "../../examples/jobs/prime_sieve.rs"]
 mod prime_sieve;
@@ -9,6 +13,15 @@ mod waste_time;
 
 mod jobs;
 
+use zerog::schedule::{Missed, Schedule};
+
 fn main() -> std::process::ExitCode {
-    zerog::main()
+    let missed = match std::env::var("ZEROG_TEST_SCHEDULE").as_deref() {
+        Ok("once") => Missed::Once,
+        Ok("skip") => Missed::Skip,
+        _ => return zerog::main(),
+    };
+    zerog::main_with_schedules(vec![
+        Schedule::of("every-second", "* * * * * *", &jobs::Mark { ms: 0 }).missed(missed),
+    ])
 }

@@ -21,6 +21,7 @@
 
 mod cases;
 mod leases;
+mod schedules;
 mod scheduling;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ use zerog_tests::wait_for;
 
 pub(crate) use cases::*;
 pub(crate) use leases::*;
+pub(crate) use schedules::*;
 pub(crate) use scheduling::*;
 
 /// What a backend can and cannot do, where backends differ by design.
@@ -132,6 +134,9 @@ macro_rules! conformance_suite {
             idle_workers_wake_on_enqueue,
             a_delayed_job_waits_until_its_time,
             a_retried_job_runs_again_with_its_attempts_reset,
+            concurrent_fires_of_one_tick_create_one_job,
+            a_later_tick_fires_again_and_a_stale_one_does_not,
+            schedules_are_stored_paused_and_deleted,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {

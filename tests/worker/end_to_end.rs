@@ -207,6 +207,44 @@ impl Store for HangsInHousekeeping {
     async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
         self.inner.paused_queues().await
     }
+
+    async fn put_schedule(
+        &self,
+        schedule: &zerog::schedule::Schedule,
+        source: zerog::schedule::ScheduleSource,
+        mode: zerog::backend::PutSchedule,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.put_schedule(schedule, source, mode, now).await
+    }
+    async fn list_schedules(
+        &self,
+    ) -> Result<Vec<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
+        self.inner.list_schedules().await
+    }
+    async fn get_schedule(
+        &self,
+        name: &str,
+    ) -> Result<Option<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
+        self.inner.get_schedule(name).await
+    }
+    async fn delete_schedule(&self, name: &str) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.delete_schedule(name).await
+    }
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.pause_schedule(name, paused, now).await
+    }
+    async fn fire(
+        &self,
+        fire: &zerog::backend::Fire<'_>,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.fire(fire).await
+    }
 }
 
 /// Does nothing: a job type of this test's own, so that its runs count in no other

@@ -21,3 +21,4 @@ mod end_to_end;
 mod limits;
 mod outcomes;
 mod processes;
+mod schedules;

@@ -42,6 +42,8 @@ pub mod outcome;
 pub mod pruner;
 pub mod record;
 pub mod registry;
+pub mod schedule;
+pub mod scheduler;
 pub mod spec;
 pub mod validate;
 pub mod worker;
@@ -50,7 +52,7 @@ pub mod worker;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use cli::main;
+pub use cli::{main, main_with_schedules};
 pub use client::{Client, EnqueueOptions};
 pub use context::JobContext;
 pub use job::{Job, Run};

@@ -155,6 +155,20 @@ pub struct JobRecord {
     pub finished_at: Option<String>,
     /// When a waiting job runs again.
     pub run_after: Option<String>,
+    /// The schedule that created the job, and the tick it fired for; absent for a job
+    /// submitted otherwise. No two jobs share a schedule's name and tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleTick>,
+}
+
+/// The schedule and tick a job was created for (see [`crate::schedule`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleTick {
+    /// The schedule's name.
+    pub name: String,
+    /// The tick, RFC 3339 in UTC.
+    pub tick: String,
 }
 
 /// Formats a time as the record stores it: RFC 3339 in UTC, with milliseconds.
@@ -194,6 +208,7 @@ impl JobRecord {
             updated_at: now,
             finished_at: None,
             run_after: None,
+            schedule: None,
         }
     }
 

@@ -541,6 +541,11 @@ impl Backend {
         self.store.command_worker(id, command).await
     }
 
+    /// Wakes this process's idle workers: a job was stored that is due now.
+    pub(super) fn notify_submitted(&self) {
+        self.submitted.notify_waiters();
+    }
+
     /// Completes when a job is submitted through this handle (or a clone of it).
     ///
     /// # Cancel safety

@@ -57,6 +57,7 @@ mod pauses;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+mod schedules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
@@ -72,6 +73,7 @@ use uuid::Uuid;
 
 use crate::lifecycle::Transition;
 use crate::record::{JobRecord, Status};
+use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 pub use handle::{Backend, PAUSE_REFRESH};
 pub use model::{
@@ -178,6 +180,15 @@ pub enum StoreError {
         /// The failed write's error.
         #[source]
         source: Box<StoreError>,
+    },
+    /// A stored schedule does not parse.
+    #[error("stored schedule `{name}` is corrupt: {source}")]
+    CorruptSchedule {
+        /// The schedule.
+        name: String,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
     },
     /// A stored record does not parse.
     #[error("stored record of job {uuid} is corrupt: {source}")]
@@ -367,6 +378,31 @@ pub enum WriteOutcome {
     Refused,
 }
 
+/// How [`Store::put_schedule`] writes a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutSchedule {
+    /// A new schedule, its cursor at the time given: refused if the name is taken.
+    Create,
+    /// A new definition of an existing schedule, which keeps its cursor and pause:
+    /// refused if there is no such schedule.
+    Replace,
+    /// A schedule declared in code: created as by `Create`, or its definition
+    /// replaced as by `Replace`. Never refused.
+    Declare,
+}
+
+/// One tick of a schedule for [`Store::fire`].
+#[derive(Debug, Clone, Copy)]
+pub struct Fire<'a> {
+    /// The schedule.
+    pub name: &'a str,
+    /// The tick: the schedule's cursor moves to it.
+    pub tick: DateTime<Utc>,
+    /// The tick's job, whose record names the schedule and tick; `None` to skip the
+    /// tick (a missed stretch under `missed = "skip"`).
+    pub job: Option<NewJob<'a>>,
+}
+
 /// The storage operations of a backend.
 ///
 /// Every method is a primitive: one statement, transaction or script. Rules live in
@@ -547,6 +583,94 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Cancel safe: it only reads.
     async fn paused_queues(&self) -> Result<BTreeSet<String>, StoreError>;
+
+    /// Writes `schedule` as `mode` says, from `source`; a new schedule's cursor is
+    /// `now`, so it fires for no tick before it existed. Whether it was written:
+    /// `false` when `Create` found the name taken or `Replace` found no schedule.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one statement or script, whole or not at all.
+    async fn put_schedule(
+        &self,
+        schedule: &Schedule,
+        source: ScheduleSource,
+        mode: PutSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Every schedule, sorted by name.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    async fn list_schedules(&self) -> Result<Vec<ScheduleState>, StoreError>;
+
+    /// The schedule called `name`, if there is one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleState>, StoreError>;
+
+    /// Removes the schedule called `name`; whether there was one. Its jobs stay.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one statement or script.
+    async fn delete_schedule(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Pauses or resumes the schedule called `name`; whether there is one. Resuming
+    /// moves its cursor up to `now`: ticks that passed while it was paused are not
+    /// missed ones, and create no job.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one statement or script.
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves the cursor of the unpaused schedule `fire.name` to `fire.tick` and stores
+    /// and queues `fire.job`, together, if the cursor is before the tick; otherwise
+    /// writes nothing. Whether it wrote. The check and both writes are one transaction
+    /// or script, so of any number of processes firing the same tick, one writes and
+    /// the others find the cursor moved: each tick creates one job, with no leader.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Duplicate`] if the job's uuid is taken; nothing is written then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the tick is fired whole or not at all. A dropped call may have
+    /// fired it; a scheduler that tries again finds the cursor moved and writes nothing.
+    async fn fire(&self, fire: &Fire<'_>) -> Result<bool, StoreError>;
+}
+
+/// A schedule's definition as stored: JSON.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+pub(crate) fn schedule_json(schedule: &Schedule) -> String {
+    // A schedule holds only strings and a JSON value, which always serialize.
+    serde_json::to_string(schedule).expect("a schedule serializes")
+}
+
+/// A stored definition of the schedule `name`.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+pub(crate) fn parse_schedule(name: &str, json: &str) -> Result<Schedule, StoreError> {
+    serde_json::from_str(json).map_err(|source| StoreError::CorruptSchedule {
+        name: name.to_owned(),
+        source,
+    })
+}
+
+/// A time stored as Unix milliseconds.
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// `run_at` in whole milliseconds, for backends that keep times in milliseconds and

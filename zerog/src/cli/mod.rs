@@ -8,8 +8,10 @@
 //! }
 //! ```
 //!
-//! The roles: `run` (the default: API and worker in one process), `serve` (the API
-//! only) and `work` (a worker only). Their settings come from flags or from `ZEROG_STORE`,
+//! The roles: `run` (the default: API, worker and scheduler in one process), `serve`
+//! (the API only), `work` (a worker only) and `schedule` (the scheduler only).
+//! Schedules declared in code are given to [`main_with_schedules`], and every role
+//! stores them at start. Their settings come from flags or from `ZEROG_STORE`,
 //! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
 //! `ZEROG_API_TOKEN` (a bearer token), `ZEROG_PRUNE_AFTER` (delete finished jobs
 //! this old), `ZEROG_BODY_TIMEOUT` (how long a request's body may take) and
@@ -39,6 +41,8 @@ use crate::backend::{Backend, DEFAULT_STORE_URL};
 use crate::duration;
 use crate::pruner::Pruner;
 use crate::registry::Registry;
+use crate::schedule::Schedule;
+use crate::scheduler::Scheduler;
 #[cfg(feature = "http")]
 use crate::validate::example_params;
 use crate::worker::Worker;
@@ -70,7 +74,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API and run a worker in one process (the default).
+    /// Serve the API, run a worker and the scheduler in one process (the default).
     Run {
         #[command(flatten)]
         backend: BackendArgs,
@@ -78,6 +82,8 @@ enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         work: WorkArgs,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
     },
     /// Serve the HTTP API only.
     Serve {
@@ -93,10 +99,25 @@ enum Command {
         #[command(flatten)]
         work: WorkArgs,
     },
+    /// Run the scheduler only: it creates the jobs of every schedule's ticks.
+    Schedule {
+        #[command(flatten)]
+        backend: BackendArgs,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+    },
     /// The client commands, which talk to a running API over HTTP.
     #[cfg(feature = "client")]
     #[command(flatten)]
     Client(commands::ClientCommand),
+}
+
+#[derive(Debug, Args, Default)]
+struct ScheduleArgs {
+    /// How late a tick may be seen and still fire as on time, like `10s` (the
+    /// default); older ticks were missed, and each schedule's `missed` policy applies.
+    #[arg(long = "schedule-grace", env = "ZEROG_SCHEDULE_GRACE", value_parser = duration::parse)]
+    schedule_grace: Option<Duration>,
 }
 
 /// Where the roles keep and take jobs. Only the roles have these: a client command
@@ -207,6 +228,24 @@ fn parse_queue_limit(text: &str) -> Result<(String, u32), String> {
 /// 400 from the API, and 3 when the API could not be reached, refused the token or
 /// failed. A command line that does not parse exits 2.
 pub fn main() -> ExitCode {
+    main_with_schedules(Vec::new())
+}
+
+/// [`main`], with schedules declared in code: every role stores them at start (so
+/// `GET /schedules` lists them with `source: "code"`), and the scheduler of `run` and
+/// `schedule` fires them. A schedule whose expression, time zone, job type or
+/// parameters are wrong stops the process at start with an error.
+///
+/// ```no_run
+/// use zerog::schedule::Schedule;
+///
+/// fn main() -> std::process::ExitCode {
+///     zerog::main_with_schedules(vec![
+///         Schedule::new("nightly-cleanup", "cleanup", "0 3 * * *").timezone("Europe/Paris"),
+///     ])
+/// }
+/// ```
+pub fn main_with_schedules(schedules: Vec<Schedule>) -> ExitCode {
     init_tracing();
     let command = match Cli::parse().command {
         Some(command) => command,
@@ -225,7 +264,7 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    match runtime.block_on(run(command)) {
+    match runtime.block_on(run(command, schedules)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -241,29 +280,47 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(command: Command, schedules: Vec<Schedule>) -> Result<(), Box<dyn std::error::Error>> {
     let registry = Registry::from_inventory();
     registry.check()?;
     let backend = match &command {
         Command::Run { backend, .. }
         | Command::Serve { backend, .. }
-        | Command::Work { backend, .. } => {
+        | Command::Work { backend, .. }
+        | Command::Schedule { backend, .. } => {
             Backend::connect_split(&backend.store, backend.queue.as_deref()).await?
         }
         #[cfg(feature = "client")]
         Command::Client(_) => unreachable!("client commands are run by `main`"),
     };
+    Scheduler::new(backend.clone(), registry.clone())
+        .declare(&schedules)
+        .await?;
     match command {
-        Command::Run { serve, work, .. } => {
+        Command::Run {
+            serve,
+            work,
+            schedule,
+            ..
+        } => {
             let server = ApiServer::start(&serve, &backend, &registry)?;
             let pruner = spawn_pruner(&serve, &backend);
+            let scheduler = tokio::spawn(
+                scheduler(&schedule, &backend, &registry).run_until(std::future::pending()),
+            );
             worker(work, backend, registry)
                 .run_until(shutdown_signal())
                 .await?;
+            scheduler.abort();
             if let Some(pruner) = pruner {
                 pruner.abort();
             }
             server.stop().await?;
+        }
+        Command::Schedule { schedule, .. } => {
+            scheduler(&schedule, &backend, &registry)
+                .run_until(shutdown_signal())
+                .await;
         }
         Command::Serve { serve, .. } => {
             let server = ApiServer::start(&serve, &backend, &registry)?;
@@ -283,6 +340,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Client(_) => unreachable!("client commands are run by `main`"),
     }
     Ok(())
+}
+
+fn scheduler(args: &ScheduleArgs, backend: &Backend, registry: &Registry) -> Scheduler {
+    let scheduler = Scheduler::new(backend.clone(), registry.clone());
+    match args.schedule_grace {
+        Some(grace) => scheduler.grace(grace),
+        None => scheduler,
+    }
 }
 
 fn worker(args: WorkArgs, backend: Backend, registry: Registry) -> Worker {

@@ -54,6 +54,26 @@ pub enum ApiError {
     /// No live worker has this id.
     #[error("no live worker has id `{0}`")]
     UnknownWorker(String),
+    /// No schedule has this name.
+    #[error("no schedule has the name `{0}`")]
+    UnknownSchedule(String),
+    /// A schedule has this name already.
+    #[error("a schedule named `{0}` exists already; replace it with PUT /schedules/{0}")]
+    ScheduleExists(String),
+    /// A schedule's cron expression does not parse.
+    #[error("{0}")]
+    BadCron(String),
+    /// A schedule's time zone is not an IANA name.
+    #[error("`{0}` is not an IANA time zone, such as UTC or Europe/Paris")]
+    BadTimezone(String),
+    /// A schedule's name is not one the API takes.
+    #[error(
+        "`{0}` is not a schedule name: expected 1 to 100 characters of A-Z, a-z, 0-9, `_`, `.` and `-`"
+    )]
+    BadScheduleName(String),
+    /// A schedule's body is not `{name, jobType, cron, params?, timezone?, missed?}`.
+    #[error("the body is not a schedule: {0}")]
+    BadSchedule(String),
     /// The job has finished, so it cannot be cancelled.
     #[error("job {uuid} has finished already; it is {status}")]
     AlreadyFinished {
@@ -232,6 +252,12 @@ impl ApiError {
             ApiError::UnknownJob(_) => "unknown_job",
             ApiError::UnknownWorker(_) => "unknown_worker",
             ApiError::UnknownQueue(_) => "unknown_queue",
+            ApiError::UnknownSchedule(_) => "unknown_schedule",
+            ApiError::ScheduleExists(_) => "schedule_exists",
+            ApiError::BadCron(_) => "bad_cron",
+            ApiError::BadTimezone(_) => "bad_timezone",
+            ApiError::BadScheduleName(_) => "bad_schedule_name",
+            ApiError::BadSchedule(_) => "bad_schedule",
             ApiError::AlreadyFinished { .. } => "already_finished",
             ApiError::NotRetryable { .. } => "not_retryable",
             ApiError::BadRunAt(_) => "bad_run_at",
@@ -298,6 +324,10 @@ impl ResponseError for ApiError {
             | ApiError::MissingParameter(_)
             | ApiError::NotALeaf(_)
             | ApiError::NulCharacter
+            | ApiError::BadCron(_)
+            | ApiError::BadTimezone(_)
+            | ApiError::BadScheduleName(_)
+            | ApiError::BadSchedule(_)
             | ApiError::IncompleteBody
             | ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::HostNotAllowed(_) | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
@@ -310,11 +340,13 @@ impl ResponseError for ApiError {
             | ApiError::UnknownJob(_)
             | ApiError::UnknownWorker(_)
             | ApiError::UnknownQueue(_)
+            | ApiError::UnknownSchedule(_)
             | ApiError::UnknownBranch(_)
             | ApiError::UnknownLeaf { .. }
             | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFinished { .. }
+            | ApiError::ScheduleExists(_)
             | ApiError::AlreadyFinished { .. }
             | ApiError::NotRetryable { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

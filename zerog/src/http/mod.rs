@@ -56,6 +56,7 @@ mod monitor;
 mod openapi;
 mod queues;
 mod routes;
+mod schedules;
 mod schema;
 mod server;
 mod submit;

@@ -35,7 +35,7 @@ use serde_json::{Map, Value, json};
 use super::openapi::{self, Components, Operation};
 use super::{
     ApiError, ApiState, control, discovery, events, head, health, hierarchy, listing, metrics,
-    monitor, queues, schema, submit,
+    monitor, queues, schedules, schema, submit,
 };
 
 /// One method on one flat path.
@@ -85,7 +85,7 @@ impl Route {
 
 /// Every flat route. Discovery lists their links in this order, the hierarchy's after
 /// them.
-pub(super) static ROUTES: [Route; 20] = [
+pub(super) static ROUTES: [Route; 27] = [
     Route::new(
         Method::GET,
         "/",
@@ -206,6 +206,49 @@ pub(super) static ROUTES: [Route; 20] = [
         "/queues/{name}/resume",
         || web::route().to(queues::resume),
         Operation::Single(queues::resume_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/schedules",
+        || web::route().to(schedules::list),
+        Operation::Single(openapi::schedules::list_operation),
+    )
+    .linked("schedules", "Recurring jobs."),
+    Route::new(
+        Method::POST,
+        "/schedules",
+        || web::route().to(schedules::create),
+        Operation::Single(openapi::schedules::create_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/schedules/{name}",
+        || web::route().to(schedules::get),
+        Operation::Single(openapi::schedules::get_operation),
+    ),
+    Route::new(
+        Method::PUT,
+        "/schedules/{name}",
+        || web::route().to(schedules::replace),
+        Operation::Single(openapi::schedules::replace_operation),
+    ),
+    Route::new(
+        Method::DELETE,
+        "/schedules/{name}",
+        || web::route().to(schedules::delete),
+        Operation::Single(openapi::schedules::delete_operation),
+    ),
+    Route::new(
+        Method::POST,
+        "/schedules/{name}/pause",
+        || web::route().to(schedules::pause),
+        Operation::Single(openapi::schedules::pause_operation),
+    ),
+    Route::new(
+        Method::POST,
+        "/schedules/{name}/resume",
+        || web::route().to(schedules::resume),
+        Operation::Single(openapi::schedules::resume_operation),
     ),
     Route::new(
         Method::GET,

@@ -147,7 +147,7 @@ pub(super) async fn accept(
 }
 
 /// How deeply `value` nests arrays and objects: 0 for a scalar, 1 for `{}` or `[1]`.
-fn nesting_depth(value: &Value) -> usize {
+pub(super) fn nesting_depth(value: &Value) -> usize {
     // Iterative, so that a hostile body cannot overflow the stack (serde_json already
     // refuses more than 128 levels, but the check should not depend on that).
     let mut deepest = 0;
@@ -164,7 +164,7 @@ fn nesting_depth(value: &Value) -> usize {
     deepest
 }
 
-fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
+pub(super) fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -177,7 +177,7 @@ fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-async fn read_json(
+pub(super) async fn read_json(
     request: &HttpRequest,
     body: web::Payload,
     state: &ApiState,

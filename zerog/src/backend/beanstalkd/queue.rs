@@ -11,12 +11,13 @@ use uuid::Uuid;
 use super::connection::Connection;
 use super::{BeanstalkdQueue, Held, PRIORITY, log_failure, queue_error};
 use crate::backend::{
-    Change, Fence, Inserted, Lease, ListQuery, NewJob, Recovered, Reservation, ReserveRequest,
-    RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write,
-    WriteOutcome, loops,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Recovered, Reservation,
+    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
+    WorkerInfo, Write, WriteOutcome, loops,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
+use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 /// How long a job with no record in the store is kept: its enqueue may still be
 /// inserting the record. After that it is a leftover of a failed enqueue.
@@ -102,36 +103,10 @@ impl Store for BeanstalkdQueue {
     /// after the puts leaves entries without records, which are deleted at once or
     /// skipped and deleted when they come up, never a record nobody delivers.
     async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let mut put = Vec::with_capacity(jobs.len());
-        let mut failure = None;
-        {
-            let mut producer = self.producer.lock().await;
-            for job in jobs {
-                let body = format!("{} {}", job.record.uuid, now.timestamp_millis());
-                let delay = delay_until(job.run_at, now);
-                let tube = self.tube(&job.record.queue);
-                match producer
-                    .put(&tube, PRIORITY, delay, self.ttr, body.as_bytes())
-                    .await
-                {
-                    Ok(id) => put.push(id),
-                    Err(error) => {
-                        failure = Some(queue_error(error));
-                        break;
-                    }
-                }
-            }
-        }
-        let inserted = match failure {
-            Some(error) => Err(error),
-            None => self.store.insert(jobs).await,
-        };
+        let put = self.put_new(jobs).await?;
+        let inserted = self.store.insert(jobs).await;
         if inserted.is_err() {
-            let mut producer = self.producer.lock().await;
-            for id in put {
-                log_failure("delete", producer.delete(id).await);
-            }
+            self.delete_put(put).await;
         }
         inserted
     }
@@ -396,6 +371,53 @@ impl Store for BeanstalkdQueue {
         self.store.command_worker(id, command).await
     }
 
+    async fn put_schedule(
+        &self,
+        schedule: &Schedule,
+        source: ScheduleSource,
+        mode: PutSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.put_schedule(schedule, source, mode, now).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleState>, StoreError> {
+        self.store.list_schedules().await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleState>, StoreError> {
+        self.store.get_schedule(name).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        self.store.delete_schedule(name).await
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.pause_schedule(name, paused, now).await
+    }
+
+    /// Puts the tick's job, as an enqueue does, then fires the tick in the store: when
+    /// another process fired it first, or the store fails, the put job is deleted again
+    /// (or, failing that, when it comes up with no record). So a fired tick's record is
+    /// never due with nothing to deliver it, and an unfired tick delivers nothing.
+    async fn fire(&self, fire: &Fire<'_>) -> Result<bool, StoreError> {
+        let Some(job) = &fire.job else {
+            return self.store.fire(fire).await;
+        };
+        let put = self.put_new(std::slice::from_ref(job)).await?;
+        let fired = self.store.fire(fire).await;
+        if !matches!(fired, Ok(true)) {
+            self.delete_put(put).await;
+        }
+        fired
+    }
+
     async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
         self.store.remove_worker(id).await
     }
@@ -461,6 +483,39 @@ impl BeanstalkdQueue {
 
     /// Deletes beanstalkd jobs this process put; one left behind is deleted when it
     /// comes up and its record is finished.
+    /// Puts a beanstalkd job for each new job, due at its `run_at`: all or none, the
+    /// ones put before a failure deleted again.
+    async fn put_new(&self, jobs: &[NewJob<'_>]) -> Result<Vec<u64>, StoreError> {
+        let now = Utc::now();
+        let mut put = Vec::with_capacity(jobs.len());
+        let mut failure = None;
+        {
+            let mut producer = self.producer.lock().await;
+            for job in jobs {
+                let body = format!("{} {}", job.record.uuid, now.timestamp_millis());
+                let delay = delay_until(job.run_at, now);
+                let tube = self.tube(&job.record.queue);
+                match producer
+                    .put(&tube, PRIORITY, delay, self.ttr, body.as_bytes())
+                    .await
+                {
+                    Ok(id) => put.push(id),
+                    Err(error) => {
+                        failure = Some(queue_error(error));
+                        break;
+                    }
+                }
+            }
+        }
+        match failure {
+            Some(error) => {
+                self.delete_put(put).await;
+                Err(error)
+            }
+            None => Ok(put),
+        }
+    }
+
     async fn delete_put(&self, ids: Vec<u64>) {
         if ids.is_empty() {
             return;

@@ -38,6 +38,7 @@
 mod admin;
 mod listen;
 mod reserve;
+mod schedules;
 mod workers;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,12 +54,13 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Inserted, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal,
-    Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write, WriteOutcome,
-    bad_url, is_plain_name, redact_url, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
+    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
+    WorkerInfo, Write, WriteOutcome, bad_url, is_plain_name, redact_url, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status};
+use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 /// Why `schema` cannot name the backend's schema.
 fn schema_reason(schema: &str) -> String {
@@ -107,6 +109,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("003_health.sql")),
     (4, include_str!("004_queues.sql")),
     (5, include_str!("005_unique.sql")),
+    (6, include_str!("006_schedules.sql")),
 ];
 
 /// The schema used when the URL names none.
@@ -129,6 +132,8 @@ struct Inner {
     jobs: String,
     /// `"schema".zerog_workers`.
     workers: String,
+    /// `"schema".zerog_schedules`.
+    schedules: String,
     /// The `NOTIFY` channel of this schema.
     channel: String,
     wakeups: super::wakeups::Wakeups,
@@ -216,6 +221,7 @@ impl PostgresBackend {
             inner: Arc::new(Inner {
                 jobs: format!("\"{schema}\".zerog_jobs"),
                 workers: format!("\"{schema}\".zerog_workers"),
+                schedules: format!("\"{schema}\".zerog_schedules"),
                 wakeups: listen::wakeups(options, channel.clone()),
                 channel,
                 schema: schema.to_owned(),
@@ -380,9 +386,19 @@ impl PostgresBackend {
         Ok(())
     }
 
-    /// `sql` with `{jobs}` and `{workers}` replaced by the schema-qualified tables.
+    /// `sql` with `{jobs}`, `{workers}` and `{schedules}` replaced by the
+    /// schema-qualified tables.
     fn sql(&self, sql: &'static str) -> AssertSqlSafe<String> {
         self.sql_with(sql, "")
+    }
+
+    /// [`Self::sql`] of a statement put together at run time from constant parts.
+    fn sql_owned(&self, sql: String) -> AssertSqlSafe<String> {
+        AssertSqlSafe(
+            sql.replace("{jobs}", &self.inner.jobs)
+                .replace("{workers}", &self.inner.workers)
+                .replace("{schedules}", &self.inner.schedules),
+        )
     }
 
     /// [`Self::sql`], with `{fence}` replaced by `fence`.
@@ -394,7 +410,8 @@ impl PostgresBackend {
                 .replace(
                     "{unique}",
                     &format!("\"{}\".zerog_unique", self.inner.schema),
-                ),
+                )
+                .replace("{schedules}", &self.inner.schedules),
         )
     }
 
@@ -812,5 +829,41 @@ impl Store for PostgresBackend {
             .fetch_all(&self.inner.pool)
             .await?;
         Ok(queues.into_iter().collect())
+    }
+
+    async fn put_schedule(
+        &self,
+        schedule: &Schedule,
+        source: ScheduleSource,
+        mode: PutSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.put_schedule_row(schedule, source, mode, now).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleState>, StoreError> {
+        self.list_schedule_rows().await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleState>, StoreError> {
+        self.get_schedule_row(name).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        self.delete_schedule_row(name).await
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.pause_schedule_row(name, paused, now).await
+    }
+
+    /// One transaction: the conditional move of the cursor, then the job's insert.
+    async fn fire(&self, fire: &Fire<'_>) -> Result<bool, StoreError> {
+        self.fire_tick(fire).await
     }
 }

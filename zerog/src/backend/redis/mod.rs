@@ -37,6 +37,7 @@
 
 mod admin;
 mod listen;
+mod schedules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -48,12 +49,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Inserted, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal,
-    Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write, WriteOutcome,
-    due_millis, is_plain_name, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
+    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
+    WorkerInfo, Write, WriteOutcome, due_millis, is_plain_name, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
+use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 /// The key prefix used when the URL names none.
 pub const DEFAULT_PREFIX: &str = "zerog";
@@ -67,6 +69,17 @@ macro_rules! script {
     };
 }
 
+/// A script that stores new jobs: [`script!`] with `insert_jobs` of `lua/insert.lua`.
+macro_rules! inserting_script {
+    ($file:literal) => {
+        concat!(
+            include_str!("lua/common.lua"),
+            include_str!("lua/insert.lua"),
+            include_str!($file)
+        )
+    };
+}
+
 #[derive(Debug)]
 struct Scripts {
     enqueue: Script,
@@ -74,6 +87,7 @@ struct Scripts {
     write: Script,
     admin: Script,
     workers: Script,
+    schedules: Script,
 }
 
 /// A store and queue in Redis, under a key prefix. Cloning is cheap: clones share the
@@ -154,11 +168,12 @@ impl RedisBackend {
             wakeups: std::sync::Arc::new(listen::wakeups(client, format!("{prefix}:wake"))),
             prefix,
             scripts: std::sync::Arc::new(Scripts {
-                enqueue: Script::new(script!("lua/enqueue.lua")),
+                enqueue: Script::new(inserting_script!("lua/enqueue.lua")),
                 reserve: Script::new(script!("lua/reserve.lua")),
                 write: Script::new(script!("lua/write.lua")),
                 admin: Script::new(script!("lua/admin.lua")),
                 workers: Script::new(script!("lua/workers.lua")),
+                schedules: Script::new(inserting_script!("lua/schedules.lua")),
             }),
         })
     }
@@ -227,15 +242,7 @@ impl RedisBackend {
             None => invocation.arg("").arg(""),
         };
         for job in jobs {
-            let record = job.record;
-            invocation
-                .arg(record.uuid.to_string())
-                .arg(to_json(record))
-                .arg(&record.job_type)
-                .arg(&record.queue)
-                .arg(record.status.as_str())
-                .arg(job.cost)
-                .arg(due_millis(job.run_at));
+            push_job_args(&mut invocation, job);
         }
         let taken: String = invocation
             .invoke_async(&mut self.conn.clone())
@@ -349,6 +356,19 @@ fn to_json(record: &JobRecord) -> String {
 
 fn json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("strings and counts serialize")
+}
+
+/// The arguments of one new job, as `insert_jobs` of `lua/insert.lua` takes them.
+fn push_job_args(invocation: &mut ::redis::ScriptInvocation<'_>, job: &NewJob<'_>) {
+    let record = job.record;
+    invocation
+        .arg(record.uuid.to_string())
+        .arg(to_json(record))
+        .arg(&record.job_type)
+        .arg(&record.queue)
+        .arg(record.status.as_str())
+        .arg(job.cost)
+        .arg(due_millis(job.run_at));
 }
 
 #[async_trait]
@@ -528,5 +548,41 @@ impl Store for RedisBackend {
             .await
             .map_err(redis_error)?;
         Ok(queues.into_iter().collect())
+    }
+
+    async fn put_schedule(
+        &self,
+        schedule: &Schedule,
+        source: ScheduleSource,
+        mode: PutSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.put_schedule_hash(schedule, source, mode, now).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleState>, StoreError> {
+        self.list_schedule_hashes().await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleState>, StoreError> {
+        self.get_schedule_hash(name).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        self.delete_schedule_hash(name).await
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.pause_schedule_hash(name, paused, now).await
+    }
+
+    /// One script: the check of the cursor, the job's insert and the cursor's move.
+    async fn fire(&self, fire: &Fire<'_>) -> Result<bool, StoreError> {
+        self.fire_script(fire).await
     }
 }

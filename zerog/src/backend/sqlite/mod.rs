@@ -8,6 +8,7 @@
 //! `UPDATE ... RETURNING` that SQLite serializes.
 
 mod admin;
+pub(crate) mod schedules;
 mod workers;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,12 +26,13 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Inserted, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal,
-    Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand, WorkerInfo, Write, WriteOutcome,
-    due_millis, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
+    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
+    WorkerInfo, Write, WriteOutcome, due_millis, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
+use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 /// Versioned schema migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -40,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("004_health.sql")),
     (5, include_str!("005_queues.sql")),
     (6, include_str!("006_unique.sql")),
+    (7, include_str!("007_schedules.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -474,6 +477,42 @@ impl Store for SqliteBackend {
             .await?;
         Ok(queues.into_iter().collect())
     }
+
+    async fn put_schedule(
+        &self,
+        schedule: &Schedule,
+        source: ScheduleSource,
+        mode: PutSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        schedules::put(&self.pool, schedule, source, mode, now).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleState>, StoreError> {
+        schedules::list(&self.pool).await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleState>, StoreError> {
+        schedules::get(&self.pool, name).await
+    }
+
+    async fn delete_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        schedules::delete(&self.pool, name).await
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        schedules::pause(&self.pool, name, paused, now).await
+    }
+
+    /// One transaction: the conditional move of the cursor, then the job's insert.
+    async fn fire(&self, fire: &Fire<'_>) -> Result<bool, StoreError> {
+        schedules::fire(&self.pool, fire).await
+    }
 }
 
 /// The record in column `index` and the revision after it.
@@ -485,7 +524,11 @@ fn stored(uuid: Uuid, row: &sqlx::sqlite::SqliteRow, index: usize) -> Result<Sto
 }
 
 /// Inserts a new, queued job; [`StoreError::Duplicate`] if its uuid is taken.
-async fn insert_job<'e, E>(executor: E, job: &NewJob<'_>, now: i64) -> Result<(), StoreError>
+pub(super) async fn insert_job<'e, E>(
+    executor: E,
+    job: &NewJob<'_>,
+    now: i64,
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {

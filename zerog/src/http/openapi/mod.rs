@@ -21,6 +21,7 @@
 //! A closed set of strings, such as `Status`, is an `enum` with each value's description
 //! listed in the schema's, as in each job type's schema: client generators read `enum`.
 
+pub(super) mod schedules;
 mod submit;
 
 use schemars::JsonSchema;
