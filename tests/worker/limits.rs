@@ -108,6 +108,28 @@ impl zerog::Run for Quick {
     }
 }
 
+/// Finishes at once, in the queue `critical`.
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "urgent_quick", queue = "critical")]
+pub struct UrgentQuick {}
+
+impl zerog::Run for UrgentQuick {
+    async fn run(&mut self, _: &mut JobContext) -> Result<Outcome, JobError> {
+        Ok(Outcome::done(200))
+    }
+}
+
+/// Finishes at once, in the queue `low`.
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "idle_quick", queue = "low")]
+pub struct IdleQuick {}
+
+impl zerog::Run for IdleQuick {
+    async fn run(&mut self, _: &mut JobContext) -> Result<Outcome, JobError> {
+        Ok(Outcome::done(200))
+    }
+}
+
 fn registry() -> Registry {
     Registry::new()
         .register::<Overrun>()
@@ -117,6 +139,8 @@ fn registry() -> Registry {
         .register::<Serial>()
         .register::<Poison>()
         .register::<Quick>()
+        .register::<UrgentQuick>()
+        .register::<IdleQuick>()
 }
 
 async fn record(service: &Service, uuid: &str) -> JobRecord {
@@ -337,4 +361,60 @@ async fn a_worker_serves_only_its_queues() {
     assert_eq!(record(&service, &skipped).await.status, Status::Queued);
     worker.abort();
     service.stop().await;
+}
+
+#[actix_web::test]
+async fn weighted_queues_are_served_in_proportion_and_none_starves() {
+    let backend = Backend::connect("sqlite::memory:").await.unwrap();
+    let backlog = |spec: &'static zerog::JobSpec| -> Vec<(JobRecord, u32)> {
+        (0..700)
+            .map(|_| (JobRecord::new(spec, json!({})), 1))
+            .collect()
+    };
+    for spec in [
+        &<UrgentQuick as zerog::Job>::SPEC,
+        &<Quick as zerog::Job>::SPEC,
+        &<IdleQuick as zerog::Job>::SPEC,
+    ] {
+        backend.submit_many(&backlog(spec)).await.unwrap();
+    }
+    // The queue order is drawn from this thread's generator, which the worker's task
+    // shares on this single-threaded runtime.
+    fastrand::seed(20261201);
+    let worker = Worker::new(backend.clone(), registry())
+        .weighted_queues([("critical", 6), ("quick", 3), ("low", 1)])
+        .capacity(1)
+        .poll_interval(Duration::from_millis(20));
+    let running = tokio::spawn(worker.run_until(std::future::pending()));
+    let done = |stats: &zerog::backend::Stats, job_type: &str| {
+        stats
+            .jobs
+            .get(&(zerog::Status::Done, job_type.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let stats = wait_for("1,000 jobs to finish", Duration::from_secs(120), || {
+        let backend = backend.clone();
+        async move {
+            let stats = backend.stats().await.ok()?;
+            let total: u64 = ["urgent_quick", "quick", "idle_quick"]
+                .iter()
+                .map(|job_type| done(&stats, job_type))
+                .sum();
+            (total >= 1000).then_some(stats)
+        }
+    })
+    .await;
+    running.abort();
+    let total: u64 = ["urgent_quick", "quick", "idle_quick"]
+        .iter()
+        .map(|job_type| done(&stats, job_type))
+        .sum();
+    for (job_type, weight) in [("urgent_quick", 0.6), ("quick", 0.3), ("idle_quick", 0.1)] {
+        let share = done(&stats, job_type) as f64 / total as f64;
+        assert!(
+            (share - weight).abs() < 0.05,
+            "{job_type} got {share:.3} of {total} jobs, not about {weight}"
+        );
+    }
 }

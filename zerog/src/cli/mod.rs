@@ -171,9 +171,11 @@ struct WorkArgs {
     /// Capacity units of the worker (default: the number of CPUs).
     #[arg(long, env = "ZEROG_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
     capacity: Option<u32>,
-    /// Serve only these queues, comma-separated (default: every queue).
-    #[arg(long, env = "ZEROG_QUEUES", value_delimiter = ',')]
-    queues: Vec<String>,
+    /// Serve only these queues, comma-separated (default: every queue); with weights,
+    /// like `critical:6,default:3,low:1`, each in proportion to its weight (a queue
+    /// without one weighs 1).
+    #[arg(long, env = "ZEROG_QUEUES", value_delimiter = ',', value_parser = parse_queue_entry)]
+    queues: Vec<(String, Option<u32>)>,
     /// Caps on running jobs per queue across all workers, like `emails=2,reports=1`.
     #[arg(long = "queue-limit", env = "ZEROG_QUEUE_LIMITS", value_delimiter = ',', value_parser = parse_queue_limit)]
     queue_limits: Vec<(String, u32)>,
@@ -207,6 +209,20 @@ fn parse_api_token(text: &str) -> Result<String, String> {
         );
     }
     Ok(text.to_owned())
+}
+
+/// A queue of `ZEROG_QUEUES`: `name`, or `name:weight` with a weight of at least 1.
+fn parse_queue_entry(text: &str) -> Result<(String, Option<u32>), String> {
+    let Some((queue, weight)) = text.split_once(':') else {
+        return Ok((text.trim().to_owned(), None));
+    };
+    let weight = weight
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&weight| weight > 0)
+        .ok_or_else(|| format!("`{weight}` in `{text}` is not a weight: a whole number from 1"))?;
+    Ok((queue.trim().to_owned(), Some(weight)))
 }
 
 fn parse_queue_limit(text: &str) -> Result<(String, u32), String> {
@@ -355,8 +371,14 @@ fn worker(args: WorkArgs, backend: Backend, registry: Registry) -> Worker {
     if let Some(capacity) = args.capacity {
         worker = worker.capacity(capacity);
     }
-    if !args.queues.is_empty() {
-        worker = worker.queues(args.queues);
+    if args.queues.iter().any(|(_, weight)| weight.is_some()) {
+        let weighted = args
+            .queues
+            .into_iter()
+            .map(|(queue, weight)| (queue, weight.unwrap_or(1)));
+        worker = worker.weighted_queues(weighted);
+    } else if !args.queues.is_empty() {
+        worker = worker.queues(args.queues.into_iter().map(|(queue, _)| queue));
     }
     for (queue, limit) in args.queue_limits {
         worker = worker.queue_limit(queue, limit);
@@ -555,6 +577,19 @@ mod tests {
         let error = parse(&["work", "--capacity", "0"]).unwrap_err();
         assert!(error.contains("--capacity"), "{error}");
         assert!(error.contains("0 is not in 1.."), "{error}");
+    }
+
+    #[test]
+    fn queues_may_carry_weights_of_at_least_one() {
+        assert_eq!(parse_queue_entry("emails"), Ok(("emails".to_owned(), None)));
+        assert_eq!(
+            parse_queue_entry("critical:6"),
+            Ok(("critical".to_owned(), Some(6)))
+        );
+        for bad in ["low:0", "low:x", "low:", "low:-1"] {
+            let error = parse_queue_entry(bad).unwrap_err();
+            assert!(error.contains("not a weight"), "{bad}: {error}");
+        }
     }
 
     #[test]

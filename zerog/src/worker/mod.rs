@@ -47,6 +47,7 @@ mod directory;
 mod execute;
 mod housekeeping;
 mod tracker;
+mod weights;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -93,6 +94,9 @@ pub enum WorkerError {
     /// A lease of zero would end at once: other workers would take every run back.
     #[error("the lease must be longer than zero, like `30s`")]
     ZeroLease,
+    /// A queue weighted zero would never be served.
+    #[error("the weight of queue `{0}` must be at least 1")]
+    ZeroWeight(String),
 }
 
 /// Runs jobs from a [`Backend`].
@@ -104,6 +108,8 @@ pub struct Worker {
     id: String,
     capacity: u32,
     queues: Vec<String>,
+    /// Each queue's weight, in weighted mode; empty otherwise.
+    weights: BTreeMap<String, u32>,
     queue_limits: BTreeMap<String, u32>,
     lease: Duration,
     poll_interval: Duration,
@@ -123,6 +129,7 @@ impl Worker {
             id: directory::worker_id("worker"),
             capacity,
             queues,
+            weights: BTreeMap::new(),
             queue_limits: BTreeMap::new(),
             lease: DEFAULT_LEASE,
             poll_interval: DEFAULT_POLL_INTERVAL,
@@ -137,9 +144,32 @@ impl Worker {
         self
     }
 
-    /// Serves only these queues.
+    /// Serves only these queues: due jobs of all of them by priority, then by due
+    /// time, then in submit order, as if they were one.
     pub fn queues<I: IntoIterator<Item = S>, S: Into<String>>(mut self, queues: I) -> Self {
         self.queues = queues.into_iter().map(Into::into).collect();
+        self.weights.clear();
+        self
+    }
+
+    /// Serves only these queues, each in proportion to its weight (Sidekiq's weighted
+    /// mode): every reserve tries the queues in an order drawn at random, a queue
+    /// first with the probability of its share of the weights, and takes from the
+    /// first that has jobs due. With a backlog in each, `critical:6, default:3, low:1`
+    /// runs about 60, 30 and 10 jobs in every 100, and no queue with a weight waits
+    /// for the others to empty. A weight of zero is refused when the worker starts
+    /// ([`WorkerError::ZeroWeight`]).
+    pub fn weighted_queues<I, S>(mut self, queues: I) -> Self
+    where
+        I: IntoIterator<Item = (S, u32)>,
+        S: Into<String>,
+    {
+        let weighted: Vec<(String, u32)> = queues
+            .into_iter()
+            .map(|(queue, w)| (queue.into(), w))
+            .collect();
+        self.queues = weighted.iter().map(|(queue, _)| queue.clone()).collect();
+        self.weights = weighted.into_iter().collect();
         self
     }
 
@@ -203,6 +233,9 @@ impl Worker {
         }
         if self.capacity == 0 {
             return Err(WorkerError::ZeroCapacity);
+        }
+        if let Some((queue, _)) = self.weights.iter().find(|(_, weight)| **weight == 0) {
+            return Err(WorkerError::ZeroWeight(queue.clone()));
         }
         for job_type in self.registry.iter() {
             let spec = job_type.spec();
@@ -368,7 +401,12 @@ impl Pool {
                 queue_limits: &self.worker.queue_limits,
                 only: None,
             };
-            let reservations = match self.worker.backend.reserve(&request).await {
+            let reserved = if self.worker.weights.is_empty() {
+                self.worker.backend.reserve(&request).await
+            } else {
+                weights::reserve(&self.worker.backend, &request, &self.worker.weights).await
+            };
+            let reservations = match reserved {
                 Ok(reservations) if reservations.is_empty() => return self.worker.poll_interval,
                 Ok(reservations) => reservations,
                 Err(error) => {
