@@ -308,3 +308,54 @@ async fn a_wrong_or_missing_token_exits_3_without_printing_it() {
     let right = client(&url, &["jobs", "--token", "right-token"]).expect(0, "the right token");
     assert_eq!(right.stdout.trim(), "no jobs");
 }
+
+#[actix_web::test]
+async fn schedules_are_added_listed_and_removed() {
+    let (_server, url, _dir) = server("serve", &[]).await;
+    let empty = client(&url, &["schedules"]).expect(0, "an empty list");
+    assert!(empty.stdout.contains("(no schedules)"), "{}", empty.stdout);
+    let added = client(
+        &url,
+        &[
+            "schedules",
+            "add",
+            "nightly",
+            "0 30 2 * * *",
+            "linger",
+            r#"{"ms": 5}"#,
+            "--timezone",
+            "Europe/Paris",
+        ],
+    )
+    .expect(0, "schedules add");
+    assert!(
+        added.stdout.starts_with("nightly: next run at 20"),
+        "{}",
+        added.stdout
+    );
+    let listed = client(&url, &["schedules"]).expect(0, "schedules");
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{}", listed.stdout);
+    assert!(
+        lines[1].starts_with("nightly") && lines[1].contains("Europe/Paris"),
+        "{}",
+        listed.stdout
+    );
+    let listed = client(&url, &["schedules", "--json"]).expect(0, "schedules --json");
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["schedules"][0]["cron"], "0 30 2 * * *");
+
+    let bad = client(
+        &url,
+        &["schedules", "add", "bad", "every day", "linger", "{}"],
+    )
+    .expect(2, "a cron expression that is not one");
+    assert!(bad.stderr.contains("bad_cron"), "{}", bad.stderr);
+    client(&url, &["schedules", "add", "x", "@daily", "linger", "{"])
+        .expect(2, "parameters that are not JSON");
+
+    let removed = client(&url, &["schedules", "remove", "nightly"]).expect(0, "remove");
+    assert_eq!(removed.stdout.trim(), "nightly removed");
+    let again = client(&url, &["schedules", "remove", "nightly"]).expect(3, "remove again");
+    assert!(again.stderr.contains("404"), "{}", again.stderr);
+}

@@ -303,6 +303,12 @@ impl ApiClient {
         self.json_of(answer).await
     }
 
+    /// `DELETE path`, answered with JSON.
+    pub(crate) async fn delete(&self, path: &str) -> Result<Value, ClientError> {
+        let answer = self.send(Method::DELETE, path, None).await?;
+        self.json_of(answer).await
+    }
+
     /// `GET path` for a stream (`/events/{uuid}`): the body, once the answer's head
     /// says 2xx, still to read.
     pub(crate) async fn stream(&self, path: &str) -> Result<Body, ClientError> {

@@ -71,9 +71,15 @@ pub(super) enum ClientCommand {
     /// Put a failed or cancelled job back in its queue, attempts reset, log kept.
     #[command(after_help = exit_codes!())]
     Retry(JobArgs),
-    // `schedules` (list), `schedules add NAME CRON TYPE JSON` and `schedules remove
-    // NAME` go here, as a `Schedules` variant with subcommands of its own, once the
-    // API serves /schedules.
+    /// List the schedules, or add or remove one.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  schedules\n",
+        "  schedules add nightly '0 30 2 * * *' waste_time '{\"delay\": 5}' --timezone Europe/Paris\n",
+        "  schedules remove nightly\n\n",
+        exit_codes!()
+    ))]
+    Schedules(super::schedules::SchedulesArgs),
 }
 
 /// What every client command takes: where the API is, and how to print.
@@ -194,6 +200,7 @@ impl ClientCommand {
             ClientCommand::Info(args) | ClientCommand::Retry(args) => &args.client,
             ClientCommand::Schema(args) => &args.client,
             ClientCommand::Cancel(args) => &args.client,
+            ClientCommand::Schedules(args) => args.client(),
         }
     }
 
@@ -214,6 +221,7 @@ impl ClientCommand {
                 Ok(Exit::Success)
             }
             ClientCommand::Cancel(args) => cancel(&api, args, json).await,
+            ClientCommand::Schedules(args) => args.run(&api, json).await,
             ClientCommand::Retry(args) => {
                 let progress = api.post(&format!("/retry/{}", args.uuid), None).await?;
                 if json {
@@ -228,7 +236,7 @@ impl ClientCommand {
 }
 
 /// `value` as received (`--json`), or indented for people.
-fn print_json(value: &Value, json: bool) {
+pub(super) fn print_json(value: &Value, json: bool) {
     if json {
         say!("{value}");
     } else {
@@ -239,12 +247,12 @@ fn print_json(value: &Value, json: bool) {
     }
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+pub(super) fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value.get(key).and_then(Value::as_str).unwrap_or("-")
 }
 
 /// The parameters given on the command line, or where they stop being JSON.
-fn parse_params(text: &str) -> Result<Value, ClientError> {
+pub(super) fn parse_params(text: &str) -> Result<Value, ClientError> {
     serde_json::from_str(text).map_err(|error| {
         let mut message = format!("the parameters are not valid JSON: {error}");
         // Points at the spot, when the line is short enough to show.

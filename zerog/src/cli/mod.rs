@@ -53,6 +53,8 @@ mod client;
 #[cfg(feature = "client")]
 mod commands;
 #[cfg(feature = "client")]
+mod schedules;
+#[cfg(feature = "client")]
 mod table;
 #[cfg(feature = "client")]
 mod watch;
