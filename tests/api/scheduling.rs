@@ -542,12 +542,12 @@ async fn the_openapi_document_describes_delays_batches_and_retry() {
             .iter()
             .map(|parameter| parameter["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["runAt", "runAfter"], "{path}");
+        assert_eq!(names, ["runAt", "runAfter", "priority"], "{path}");
         let bad = operation["responses"]["400"]["description"]
             .as_str()
             .unwrap();
         assert!(
-            bad.contains("bad_run_at") && bad.contains("bad_query"),
+            bad.contains("bad_run_at") && bad.contains("bad_priority") && bad.contains("bad_query"),
             "{path}: {bad}"
         );
     }
