@@ -163,7 +163,7 @@ async fn unknown_query_parameters_on_posts_are_refused() {
     backend.submit(&record, 1).await.unwrap();
     let uuid = record.uuid;
     for path in [
-        "/job/waste_time?priority=1".to_owned(),
+        "/job/waste_time?urgency=1".to_owned(),
         "/job/waste_time?runafter=1".to_owned(),
         "/job/waste_time?runAfter=1&runAfter=2".to_owned(),
         "/job/waste_time/batch?delay=1".to_owned(),
@@ -181,7 +181,7 @@ async fn unknown_query_parameters_on_posts_are_refused() {
         let message = answer.json["message"].as_str().unwrap();
         assert!(
             [
-                "priority", "runafter", "runAfter", "delay", "force", "now", "soon"
+                "urgency", "runafter", "runAfter", "delay", "force", "now", "soon"
             ]
             .iter()
             .any(|name| message.contains(&format!("`{name}`"))),
@@ -542,12 +542,12 @@ async fn the_openapi_document_describes_delays_batches_and_retry() {
             .iter()
             .map(|parameter| parameter["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["runAt", "runAfter"], "{path}");
+        assert_eq!(names, ["runAt", "runAfter", "priority"], "{path}");
         let bad = operation["responses"]["400"]["description"]
             .as_str()
             .unwrap();
         assert!(
-            bad.contains("bad_run_at") && bad.contains("bad_query"),
+            bad.contains("bad_run_at") && bad.contains("bad_priority") && bad.contains("bad_query"),
             "{path}: {bad}"
         );
     }
@@ -641,4 +641,52 @@ async fn the_rust_client_enqueues_now_later_and_in_batches() {
         .await
         .unwrap();
     assert_eq!(listed.jobs.len(), 7, "the bad batch enqueued nothing");
+}
+
+#[actix_web::test]
+async fn a_submit_may_set_the_priority_and_a_bad_one_is_refused() {
+    let (app, backend) = app().await;
+    let stored = |uuid: String| {
+        let backend = backend.clone();
+        async move {
+            backend
+                .get(uuid.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .priority
+        }
+    };
+    let default = submit(&app, "/job/waste_time", &json!({"delay": 1})).await;
+    assert_eq!(stored(default).await, 5, "the type's default");
+    let urgent = submit(&app, "/job/waste_time?priority=0", &json!({"delay": 1})).await;
+    assert_eq!(stored(urgent).await, 0);
+    let hierarchy = submit(
+        &app,
+        "/examples/waste_time/job?priority=9&runAfter=60",
+        &json!({"delay": 1}),
+    )
+    .await;
+    assert_eq!(stored(hierarchy).await, 9);
+    let batch = call(
+        &app,
+        post_json("/job/waste_time/batch?priority=1", &json!([{"delay": 1}])),
+    )
+    .await;
+    assert_eq!(batch.status, 201, "{}", batch.text());
+    let uuid = batch.json["uuids"][0].as_str().unwrap().to_owned();
+    assert_eq!(stored(uuid).await, 1);
+    let before = job_count(&app).await;
+    for bad in ["10", "-1", "high", "1.5", ""] {
+        call(
+            &app,
+            post_json(
+                &format!("/job/waste_time?priority={bad}"),
+                &json!({"delay": 1}),
+            ),
+        )
+        .await
+        .assert_error(400, "bad_priority");
+    }
+    assert_eq!(job_count(&app).await, before, "nothing was enqueued");
 }

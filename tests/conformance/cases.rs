@@ -117,6 +117,50 @@ pub async fn reserve_takes_the_oldest_due_job(ctx: Ctx) {
     }
 }
 
+/// Due jobs start by priority, 0 first: a priority-0 job submitted after ten of
+/// priority 9 is taken first, and keeps its priority when it is requeued; equal
+/// priorities keep their order.
+pub async fn reserve_takes_the_most_urgent_due_job_first(ctx: Ctx) {
+    let queue = &ctx.backend;
+    let mut patient = Vec::new();
+    for _ in 0..10 {
+        let mut job = record("a", "alpha");
+        job.priority = 9;
+        queue.enqueue(&job, 1, Utc::now()).await.unwrap();
+        patient.push(job.uuid);
+    }
+    let mut urgent = record("a", "alpha");
+    urgent.priority = 0;
+    queue.enqueue(&urgent, 1, Utc::now()).await.unwrap();
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let taken = reserve(&ctx, &ask).await.expect("a due job");
+    assert_eq!(taken.record.uuid, urgent.uuid, "priority 0 first");
+    assert_eq!(taken.record.priority, 0);
+    // Requeued, it is still the most urgent.
+    let again = Utc::now();
+    let mut requeued = taken.record.clone();
+    requeued.status = Status::Queued;
+    ctx.backend
+        .settle_run(&taken.lease, &requeue(requeued, again))
+        .await
+        .unwrap();
+    let taken = reserve_within(&ctx, &ask, "the requeued urgent job").await;
+    assert_eq!(taken.record.uuid, urgent.uuid, "it keeps its priority");
+    let mut rest = Vec::new();
+    for _ in 0..10 {
+        rest.push(reserve(&ctx, &ask).await.expect("a due job").record.uuid);
+    }
+    if ctx.caps.orders_by_run_at {
+        assert_eq!(rest, patient, "equal priorities in submit order");
+    } else {
+        let mut sorted = rest.clone();
+        sorted.sort();
+        let mut expected = patient.clone();
+        expected.sort();
+        assert_eq!(sorted, expected);
+    }
+}
+
 pub async fn reserve_waits_for_run_at(ctx: Ctx) {
     let job = record("a", "alpha");
     // Far enough ahead that the "not due yet" check is done well before it.

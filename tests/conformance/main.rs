@@ -106,6 +106,7 @@ macro_rules! conformance_suite {
             enqueue_stores_the_record_and_refuses_duplicates,
             enqueue_many_stores_a_batch,
             reserve_takes_the_oldest_due_job,
+            reserve_takes_the_most_urgent_due_job_first,
             reserve_waits_for_run_at,
             reserve_serves_only_the_requested_queues_and_types,
             reserve_takes_only_what_fits_the_free_capacity,
@@ -161,6 +162,7 @@ pub(crate) const SPEC: JobSpec = JobSpec {
     queue: "conformance",
     cost: 1,
     max_attempts: 3,
+    priority: 5,
     timeout: None,
     retry: RetryPolicy::Fixed {
         delay: Duration::from_secs(1),

@@ -15,7 +15,7 @@ use syn::{Attribute, Ident, Lit, LitStr, Meta, Token, token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{
     ALLOW_UNKNOWN_FIELDS, COST, DESCRIPTION, EXPONENTIAL, FIXED, JOB, JOB_KEYS, MAX_ATTEMPTS, NAME,
-    PATH, QUEUE, RETRY_BACKOFF, RETRY_DELAY, Symbol, TIMEOUT, TYPE, UNIQUE_FOR,
+    PATH, PRIORITY, QUEUE, RETRY_BACKOFF, RETRY_DELAY, Symbol, TIMEOUT, TYPE, UNIQUE_FOR,
 };
 use crate::value;
 
@@ -34,6 +34,9 @@ pub enum Backoff {
 /// The defaults of SPEC §2, for keys left out.
 const DEFAULT_COST: u32 = 1;
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+const DEFAULT_PRIORITY: u8 = 5;
+/// The least urgent priority; 0 is the most.
+const LOWEST_PRIORITY: u8 = 9;
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// What `#[job(...)]` says, each value already checked on its own.
@@ -45,6 +48,7 @@ pub struct Job {
     queue: Option<String>,
     pub cost: u32,
     pub max_attempts: u32,
+    pub priority: u8,
     pub timeout: Option<Duration>,
     pub retry_backoff: Backoff,
     pub retry_delay: Duration,
@@ -70,6 +74,7 @@ impl Job {
                 queue: None,
                 cost: DEFAULT_COST,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
+                priority: DEFAULT_PRIORITY,
                 timeout: None,
                 retry_backoff: Backoff::Exponential,
                 retry_delay: DEFAULT_RETRY_DELAY,
@@ -183,6 +188,7 @@ fn example(key: Symbol) -> &'static str {
         QUEUE => "queue = \"emails\"",
         COST => "cost = 2",
         MAX_ATTEMPTS => "max_attempts = 5",
+        PRIORITY => "priority = 0",
         TIMEOUT => "timeout = \"30s\"",
         RETRY_BACKOFF => "retry_backoff = \"fixed\"",
         RETRY_DELAY => "retry_delay = \"10s\"",
@@ -249,6 +255,7 @@ impl Parser<'_> {
             MAX_ATTEMPTS => {
                 job.max_attempts = positive(cx, key, path, &value).unwrap_or(job.max_attempts);
             }
+            PRIORITY => job.priority = priority(cx, key, path, &value).unwrap_or(job.priority),
             TIMEOUT => job.timeout = duration(cx, key, path, &value),
             UNIQUE_FOR => job.unique_for = duration(cx, key, path, &value),
             RETRY_DELAY => {
@@ -342,6 +349,33 @@ fn positive(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Optio
         Err(error) => cx.syn_error(error),
     }
     None
+}
+
+fn priority(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<u8> {
+    let range = format!(
+        "`{key}` goes from 0, the most urgent, to {LOWEST_PRIORITY}, the least (default {DEFAULT_PRIORITY})"
+    );
+    let lit = match value.literal() {
+        Some(Lit::Int(lit)) => lit,
+        _ if is_negative_integer(value) => {
+            cx.error_spanned_by(value.span_tokens(path), range);
+            return None;
+        }
+        _ => {
+            cx.error_spanned_by(
+                value.span_tokens(path),
+                format!("`{key}` expects an integer, like `{}`", example(key)),
+            );
+            return None;
+        }
+    };
+    match lit.base10_parse::<u8>() {
+        Ok(number) if number <= LOWEST_PRIORITY => Some(number),
+        _ => {
+            cx.error_spanned_by(&lit, range);
+            None
+        }
+    }
 }
 
 fn duration(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<Duration> {

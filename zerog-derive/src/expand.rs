@@ -36,6 +36,7 @@ fn impl_job(cont: &Container) -> TokenStream {
     let queue = attrs.queue();
     let cost = attrs.cost;
     let max_attempts = attrs.max_attempts;
+    let priority = attrs.priority;
     let timeout = match attrs.timeout {
         Some(timeout) => {
             let timeout = duration(timeout);
@@ -71,6 +72,7 @@ fn impl_job(cont: &Container) -> TokenStream {
                     queue: #queue,
                     cost: #cost,
                     max_attempts: #max_attempts,
+                    priority: #priority,
                     timeout: #timeout,
                     retry: ::zerog::__private::RetryPolicy::#retry_variant {
                         delay: #retry_delay,

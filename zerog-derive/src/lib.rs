@@ -40,6 +40,8 @@ mod value;
 /// - `description = "..."`: default: the struct's doc comment;
 /// - `name = "..."`: a human title; default: the type, so `waste_time` gives `Waste time`;
 /// - `path = "a/b"`: the job's branch in the endpoint hierarchy; default: the root;
+/// - `priority = N`: 0, the most urgent, to 9; default 5; a submit's `?priority=`
+///   overrides it;
 /// - `unique_for = "10m"`: within this window, a submit of the same parameters as a
 ///   job that has not failed or been cancelled makes no new job; default: off;
 /// - `allow_unknown_fields`: accept parameters that the schema does not name.

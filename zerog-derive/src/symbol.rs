@@ -25,13 +25,15 @@ pub const NAME: Symbol = Symbol("name");
 pub const PATH: Symbol = Symbol("path");
 pub const ALLOW_UNKNOWN_FIELDS: Symbol = Symbol("allow_unknown_fields");
 pub const UNIQUE_FOR: Symbol = Symbol("unique_for");
+pub const PRIORITY: Symbol = Symbol("priority");
 
 /// Every key of `#[job(...)]`, in the order the error for an unknown key lists them.
-pub const JOB_KEYS: [Symbol; 12] = [
+pub const JOB_KEYS: [Symbol; 13] = [
     TYPE,
     QUEUE,
     COST,
     MAX_ATTEMPTS,
+    PRIORITY,
     TIMEOUT,
     RETRY_BACKOFF,
     RETRY_DELAY,

@@ -51,10 +51,12 @@ use crate::validate::Violation;
 /// the range of every backend's timestamps.
 pub const MAX_DELAY: Duration = Duration::from_secs(36_525 * 24 * 60 * 60);
 
-/// When an enqueued job may start: now (the default), at a time, or after a delay.
+/// When an enqueued job may start: now (the default), at a time, or after a delay;
+/// and how urgent it is, if not as its type says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EnqueueOptions {
     start: Start,
+    priority: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,6 +84,15 @@ impl EnqueueOptions {
     /// [`run_at`](Self::run_at).
     pub fn run_after(mut self, delay: Duration) -> Self {
         self.start = Start::After(delay);
+        self
+    }
+
+    /// Gives the jobs `priority`, from 0, the most urgent, to
+    /// [`LOWEST_PRIORITY`](crate::spec::LOWEST_PRIORITY), in place of their type's;
+    /// an enqueue with a priority beyond that is refused
+    /// ([`EnqueueError::BadPriority`]).
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority = Some(priority);
         self
     }
 
@@ -140,6 +151,9 @@ pub enum EnqueueError {
     /// The start is too far ahead.
     #[error(transparent)]
     BadRunAt(#[from] TooFarAhead),
+    /// The priority is beyond the least urgent.
+    #[error("priority {0} is out of range: 0, the most urgent, to {max}", max = crate::spec::LOWEST_PRIORITY)]
+    BadPriority(u8),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -283,6 +297,12 @@ impl Client {
         options: EnqueueOptions,
     ) -> Result<Vec<Uuid>, EnqueueError> {
         let run_at = options.due_at(Utc::now())?;
+        let priority = match options.priority {
+            Some(priority) if priority > crate::spec::LOWEST_PRIORITY => {
+                return Err(EnqueueError::BadPriority(priority));
+            }
+            given => given.unwrap_or(T::SPEC.priority),
+        };
         let job_type = JobType::of::<T>();
         let spec = job_type.spec();
         let records =
@@ -297,7 +317,9 @@ impl Client {
                             violations,
                         }
                     })?;
-                    Ok(JobRecord::new(spec, params))
+                    let mut record = JobRecord::new(spec, params);
+                    record.priority = priority;
+                    Ok(record)
                 })
                 .collect::<Result<Vec<_>, EnqueueError>>()?;
         let answers = self.backend.enqueue_of_type(spec, &records, run_at).await?;

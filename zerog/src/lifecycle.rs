@@ -12,7 +12,7 @@
 //! use zerog::lifecycle::{self, Clock, Next, RunEnd};
 //! use zerog::{JobError, JobRecord, JobSpec, RetryPolicy, Status};
 //! # let spec = JobSpec { job_type: "mail", rust_type: "Mail", queue: "mail", cost: 1,
-//! #     max_attempts: 3, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
+//! #     max_attempts: 3, priority: 5, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
 //! #     name: "Mail", path: "", allow_unknown_fields: false, unique_for: None };
 //!
 //! let clock = Clock::at(Utc::now());
@@ -143,7 +143,7 @@ impl RunOutcome {
 /// # use chrono::{Duration, Utc};
 /// # use zerog::{JobRecord, JobSpec, RetryPolicy, Status, lifecycle};
 /// # let spec = JobSpec { job_type: "mail", rust_type: "Mail", queue: "mail", cost: 1,
-/// #     max_attempts: 3, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
+/// #     max_attempts: 3, priority: 5, timeout: None, retry: RetryPolicy::DEFAULT, description: "",
 /// #     name: "Mail", path: "", allow_unknown_fields: false, unique_for: None };
 /// let now = Utc::now();
 /// let record = JobRecord::new_at(&spec, serde_json::json!({}), now);

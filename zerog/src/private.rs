@@ -24,6 +24,7 @@ pub const STUB_SPEC: JobSpec = JobSpec {
     queue: "",
     cost: 1,
     max_attempts: 1,
+    priority: crate::spec::DEFAULT_PRIORITY,
     timeout: None,
     retry: RetryPolicy::DEFAULT,
     description: "",

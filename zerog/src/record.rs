@@ -106,6 +106,10 @@ pub struct ErrorEntry {
     pub attempt: Option<u32>,
 }
 
+fn default_priority() -> u8 {
+    crate::spec::DEFAULT_PRIORITY
+}
+
 /// Everything stored for one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -116,6 +120,9 @@ pub struct JobRecord {
     pub job_type: String,
     /// The queue it runs from.
     pub queue: String,
+    /// How urgent it is: 0, the most, to 9; from `#[job(priority)]` or the submit.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
     /// Where it is in its life.
     pub status: Status,
     /// `-1` until finished, then the code of `Outcome::done` or the error.
@@ -190,6 +197,7 @@ impl JobRecord {
             uuid: Uuid::new_v4(),
             job_type: spec.job_type.to_owned(),
             queue: spec.queue.to_owned(),
+            priority: spec.priority,
             status: Status::Queued,
             result_code: NO_RESULT,
             completeness: 0.0,

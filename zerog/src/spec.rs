@@ -34,6 +34,9 @@ pub struct JobSpec {
     pub cost: u32,
     /// Runs that may end in an error before the job fails (default 3).
     pub max_attempts: u32,
+    /// How urgent its jobs are: 0, the most, to [`LOWEST_PRIORITY`] (default 5). Within
+    /// a queue, due jobs start by priority, then by due time, then in submit order.
+    pub priority: u8,
     /// How long one run may take before it is stopped and retried.
     pub timeout: Option<Duration>,
     /// How long to wait before a retry.
@@ -51,6 +54,12 @@ pub struct JobSpec {
     /// nothing and answers the job's uuid (SPEC §5). `None`: every submit is a job.
     pub unique_for: Option<Duration>,
 }
+
+/// The least urgent priority; 0 is the most.
+pub const LOWEST_PRIORITY: u8 = 9;
+
+/// The priority of a job type that sets none.
+pub const DEFAULT_PRIORITY: u8 = 5;
 
 /// How long a job waits before its next attempt after an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +116,7 @@ pub(crate) mod tests {
         queue: "test",
         cost: 1,
         max_attempts: 3,
+        priority: DEFAULT_PRIORITY,
         timeout: None,
         retry: RetryPolicy::DEFAULT,
         description: "",

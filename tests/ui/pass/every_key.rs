@@ -8,7 +8,7 @@ use zerog::{Job, JobContext, JobError, Outcome, RetryPolicy};
 
 /// This doc comment loses to `description`.
 #[derive(Job, Serialize, Deserialize, JsonSchema)]
-#[job(type = "send_email", queue = "emails", cost = 4, max_attempts = 10)]
+#[job(type = "send_email", queue = "emails", cost = 4, max_attempts = 10, priority = 2)]
 #[job(
     timeout = "90s",
     retry_backoff = "fixed",
@@ -35,6 +35,7 @@ fn main() {
     assert_eq!(spec.queue, "emails");
     assert_eq!(spec.cost, 4);
     assert_eq!(spec.max_attempts, 10);
+    assert_eq!(spec.priority, 2);
     assert_eq!(spec.timeout, Some(Duration::from_secs(90)));
     assert_eq!(
         spec.retry,

@@ -1,12 +1,15 @@
 //! The query of the submit routes: `?runAt=RFC3339` or `?runAfter=SECONDS`, read into
-//! the [`EnqueueOptions`] that the Rust client takes too.
+//! the [`EnqueueOptions`] that the Rust client takes too, and `?priority=N`.
 //!
 //! - `runAt`: an RFC 3339 time with its offset (`2026-12-01T10:00:00Z`); a `+` in the
 //!   offset must be sent as `%2B`, though a `+` decoded as a space is read back;
 //! - `runAfter`: seconds from now, a whole or decimal number (`90`, `1.5`);
 //! - a time that has come, or `runAfter=0`, queues the job now; one more than 100
 //!   years ahead, a negative delay, an unparsable value or both at once answer 400
-//!   `bad_run_at`, and any other parameter 400 `bad_query`.
+//!   `bad_run_at`;
+//! - `priority`: 0, the most urgent, to 9, in place of the job type's; anything else
+//!   answers 400 `bad_priority`;
+//! - any other parameter answers 400 `bad_query`.
 
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use serde::Deserialize;
 
 use super::ApiError;
 use crate::client::EnqueueOptions;
+use crate::spec::LOWEST_PRIORITY;
 
 /// The query parameters of `POST /job/{jobType}`, its batch and its hierarchy twin.
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +26,7 @@ use crate::client::EnqueueOptions;
 pub(super) struct SubmitQuery {
     run_at: Option<String>,
     run_after: Option<String>,
+    priority: Option<String>,
 }
 
 impl SubmitQuery {
@@ -30,6 +35,18 @@ impl SubmitQuery {
         actix_web::web::Query::<Self>::from_query(query)
             .map(actix_web::web::Query::into_inner)
             .map_err(|error| ApiError::BadQuery(error.to_string()))
+    }
+
+    /// The priority the submit gives its jobs, or `default`, the job type's.
+    pub(super) fn priority(&self, default: u8) -> Result<u8, ApiError> {
+        match &self.priority {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<u8>()
+                .ok()
+                .filter(|&priority| priority <= LOWEST_PRIORITY)
+                .ok_or_else(|| ApiError::BadPriority(text.clone())),
+        }
     }
 
     /// When the job is to start, and the time it becomes due if it was accepted at `now`.
@@ -166,7 +183,7 @@ mod tests {
             assert_eq!(due(bad), Err("bad_run_at".to_owned()), "{bad}");
         }
         assert_eq!(due("runAfter=3155760000").map(|_| ()), Ok(()));
-        for bad in ["priority=1", "runafter=1", "runAfter=1&runAfter=2"] {
+        for bad in ["prio=1", "runafter=1", "runAfter=1&runAfter=2"] {
             assert_eq!(due(bad), Err("bad_query".to_owned()), "{bad}");
         }
     }

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// No job has this uuid.
     #[error("no job has uuid {0}")]
     UnknownJob(Uuid),
+    /// A `priority` that is not a whole number from 0 to 9.
+    #[error("`{0}` is not a priority: expected a whole number from 0, the most urgent, to 9")]
+    BadPriority(String),
     /// No queue has this name: no job type of the service names it, and the store has
     /// no job in it.
     #[error("no queue is named `{0}`")]
@@ -252,6 +255,7 @@ impl ApiError {
             ApiError::UnknownJob(_) => "unknown_job",
             ApiError::UnknownWorker(_) => "unknown_worker",
             ApiError::UnknownQueue(_) => "unknown_queue",
+            ApiError::BadPriority(_) => "bad_priority",
             ApiError::UnknownSchedule(_) => "unknown_schedule",
             ApiError::ScheduleExists(_) => "schedule_exists",
             ApiError::BadCron(_) => "bad_cron",
@@ -324,6 +328,7 @@ impl ResponseError for ApiError {
             | ApiError::MissingParameter(_)
             | ApiError::NotALeaf(_)
             | ApiError::NulCharacter
+            | ApiError::BadPriority(_)
             | ApiError::BadCron(_)
             | ApiError::BadTimezone(_)
             | ApiError::BadScheduleName(_)

@@ -47,6 +47,7 @@ pub(super) async fn submit_batch(
     let job_type = known_type(&state, path.into_inner())?;
     let query = SubmitQuery::parse(request.query_string())?;
     query.due_at(Utc::now())?;
+    let priority = query.priority(job_type.spec().priority)?;
     require_json(&request)?;
     let body = read_json(&request, body, &state).await?;
     let spec = job_type.spec();
@@ -72,7 +73,11 @@ pub(super) async fn submit_batch(
     let mut violations = Vec::new();
     for (index, params) in items.iter().enumerate() {
         match job_type.validate(params) {
-            Ok(params) => records.push(JobRecord::new(spec, params)),
+            Ok(params) => {
+                let mut record = JobRecord::new(spec, params);
+                record.priority = priority;
+                records.push(record);
+            }
             Err(found) => violations.extend(found.into_iter().map(|violation| Violation {
                 path: format!("/{index}{}", violation.path),
                 message: violation.message,
@@ -113,6 +118,7 @@ pub(super) async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     let query = SubmitQuery::parse(request.query_string())?;
     query.due_at(Utc::now())?;
+    let priority = query.priority(job_type.spec().priority)?;
     require_json(request)?;
     let params = read_json(request, body, state).await?;
     if nesting_depth(&params) > state.max_depth {
@@ -127,7 +133,8 @@ pub(super) async fn accept(
             violations,
         })?;
     let spec = job_type.spec();
-    let record = JobRecord::new(spec, params);
+    let mut record = JobRecord::new(spec, params);
+    record.priority = priority;
     // Counted from the moment the job is accepted, after its body has arrived.
     let run_at = query.due_at(Utc::now())?;
     let answers = state

@@ -84,8 +84,16 @@ pub use client::{BeanstalkdError, COMMAND_TIMEOUT, Client, Peek};
 pub const DEFAULT_TUBE_PREFIX: &str = "zerog";
 /// The TTR used when the URL names none.
 pub const DEFAULT_TTR: Duration = Duration::from_secs(30);
-/// The priority of every job zerog puts: beanstalkd's customary middle.
+/// The beanstalkd priority of a job of zerog's default priority, 5: beanstalkd's
+/// customary middle. zerog's priorities 0 to 9 are beanstalkd's 1019 to 1028, so that
+/// beanstalkd hands out due jobs by priority, as the other backends do.
 pub const PRIORITY: u32 = 1024;
+
+/// The beanstalkd priority of zerog's `priority`.
+fn beanstalkd_priority(priority: u8) -> u32 {
+    PRIORITY - u32::from(crate::spec::DEFAULT_PRIORITY)
+        + u32::from(priority.min(crate::spec::LOWEST_PRIORITY))
+}
 
 /// beanstalkd as the queue of a store: see the [module documentation](self).
 ///
@@ -109,6 +117,8 @@ pub struct BeanstalkdQueue {
 struct Held {
     id: u64,
     lease: Uuid,
+    /// Its beanstalkd priority, for putting it back.
+    priority: u32,
 }
 
 impl std::fmt::Debug for BeanstalkdQueue {
@@ -242,7 +252,7 @@ impl BeanstalkdQueue {
                 .consumer
                 .lock()
                 .await
-                .release(job.id, PRIORITY, Duration::ZERO)
+                .release(job.id, job.priority, Duration::ZERO)
                 .await;
             log_failure("release", released);
         }

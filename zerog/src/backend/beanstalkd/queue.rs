@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::connection::Connection;
-use super::{BeanstalkdQueue, Held, PRIORITY, log_failure, queue_error};
+use super::{BeanstalkdQueue, Held, PRIORITY, beanstalkd_priority, log_failure, queue_error};
 use crate::backend::{
     Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Recovered, Reservation,
     ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
@@ -91,10 +91,28 @@ impl BeanstalkdQueue {
     }
 }
 
-fn parse_body(body: &[u8]) -> Option<(Uuid, i64)> {
+fn parse_body(body: &[u8]) -> Option<(Uuid, i64, u32)> {
     let text = std::str::from_utf8(body).ok()?;
-    let (uuid, put_at) = text.split_once(' ')?;
-    Some((Uuid::parse_str(uuid).ok()?, put_at.parse().ok()?))
+    let mut fields = text.split(' ');
+    let uuid = Uuid::parse_str(fields.next()?).ok()?;
+    let put_at = fields.next()?.parse().ok()?;
+    // Entries put before priorities have none: the default's.
+    let priority = match fields.next() {
+        Some(priority) => priority.parse().ok()?,
+        None => PRIORITY,
+    };
+    Some((uuid, put_at, priority))
+}
+
+/// The body of a job's entry: its uuid, when it was put (Unix ms), and its beanstalkd
+/// priority, which a release keeps.
+fn entry_body(record: &crate::record::JobRecord, now: DateTime<Utc>) -> String {
+    format!(
+        "{} {} {}",
+        record.uuid,
+        now.timestamp_millis(),
+        beanstalkd_priority(record.priority)
+    )
 }
 
 #[async_trait]
@@ -119,7 +137,7 @@ impl Store for BeanstalkdQueue {
         unique: &UniqueKey,
     ) -> Result<Inserted, StoreError> {
         let now = Utc::now();
-        let body = format!("{} {}", job.record.uuid, now.timestamp_millis());
+        let body = entry_body(job.record, now);
         let tube = self.tube(&job.record.queue);
         let id = self
             .producer
@@ -127,7 +145,7 @@ impl Store for BeanstalkdQueue {
             .await
             .put(
                 &tube,
-                PRIORITY,
+                beanstalkd_priority(job.record.priority),
                 delay_until(job.run_at, now),
                 self.ttr,
                 body.as_bytes(),
@@ -152,7 +170,7 @@ impl Store for BeanstalkdQueue {
         let mut taken: Vec<Reservation> = Vec::new();
         // Jobs not for this worker stay reserved until the end, so that one call does
         // not meet them twice.
-        let mut put_back: Vec<(u64, Duration)> = Vec::new();
+        let mut put_back: Vec<(u64, Duration, u32)> = Vec::new();
         let mut failure = None;
         let mut recovered = false;
         while taken.len() < max_jobs && put_back.len() < SKIP_BUDGET {
@@ -168,7 +186,7 @@ impl Store for BeanstalkdQueue {
                     break;
                 }
             };
-            let Some((uuid, put_at)) = parse_body(&job.body) else {
+            let Some((uuid, put_at, priority)) = parse_body(&job.body) else {
                 tracing::warn!(
                     id = job.id,
                     "deleting a beanstalkd job that zerog did not put"
@@ -203,28 +221,29 @@ impl Store for BeanstalkdQueue {
                     let held = Held {
                         id: job.id,
                         lease: reservation.lease.id,
+                        priority,
                     };
                     self.held().insert(uuid, held);
                     taken.push(reservation);
                 }
                 Ok(None) => match self.verdict(uuid, put_at, &fits).await {
                     Ok(Verdict::Delete) => log_failure("delete", consumer.delete(job.id).await),
-                    Ok(Verdict::Release(delay)) => put_back.push((job.id, delay)),
+                    Ok(Verdict::Release(delay)) => put_back.push((job.id, delay, priority)),
                     Err(error) => {
-                        put_back.push((job.id, Duration::ZERO));
+                        put_back.push((job.id, Duration::ZERO, priority));
                         failure = Some(error);
                         break;
                     }
                 },
                 Err(error) => {
-                    put_back.push((job.id, Duration::ZERO));
+                    put_back.push((job.id, Duration::ZERO, priority));
                     failure = Some(error);
                     break;
                 }
             }
         }
-        for (id, delay) in put_back {
-            log_failure("release", consumer.release(id, PRIORITY, delay).await);
+        for (id, delay, priority) in put_back {
+            log_failure("release", consumer.release(id, priority, delay).await);
         }
         match failure {
             Some(error) if taken.is_empty() => Err(error),
@@ -288,11 +307,11 @@ impl Store for BeanstalkdQueue {
                         Next::RunAt(at) => log_failure(
                             "release",
                             consumer
-                                .release(job.id, PRIORITY, delay_until(at, now))
+                                .release(job.id, job.priority, delay_until(at, now))
                                 .await,
                         ),
                         Next::Finished if transition.record.status == Status::Failed => {
-                            log_failure("bury", consumer.bury(job.id, PRIORITY).await);
+                            log_failure("bury", consumer.bury(job.id, job.priority).await);
                         }
                         Next::Finished => log_failure("delete", consumer.delete(job.id).await),
                     }
@@ -460,14 +479,20 @@ impl BeanstalkdQueue {
                 continue;
             }
             let now = Utc::now();
-            let body = format!("{} {}", write.uuid, now.timestamp_millis());
+            let body = entry_body(&transition.record, now);
             let tube = self.tube(&transition.record.queue);
             let delay = delay_until(at, now);
             let result = self
                 .producer
                 .lock()
                 .await
-                .put(&tube, PRIORITY, delay, self.ttr, body.as_bytes())
+                .put(
+                    &tube,
+                    beanstalkd_priority(transition.record.priority),
+                    delay,
+                    self.ttr,
+                    body.as_bytes(),
+                )
                 .await;
             match result {
                 Ok(id) => put.push((index, id)),
@@ -492,11 +517,17 @@ impl BeanstalkdQueue {
         {
             let mut producer = self.producer.lock().await;
             for job in jobs {
-                let body = format!("{} {}", job.record.uuid, now.timestamp_millis());
+                let body = entry_body(job.record, now);
                 let delay = delay_until(job.run_at, now);
                 let tube = self.tube(&job.record.queue);
                 match producer
-                    .put(&tube, PRIORITY, delay, self.ttr, body.as_bytes())
+                    .put(
+                        &tube,
+                        beanstalkd_priority(job.record.priority),
+                        delay,
+                        self.ttr,
+                        body.as_bytes(),
+                    )
                     .await
                 {
                     Ok(id) => put.push(id),
@@ -544,11 +575,11 @@ impl BeanstalkdQueue {
 async fn put_recovered(consumer: &mut Connection, held: Vec<(Held, bool)>) {
     for (job, failed) in held {
         if failed {
-            log_failure("bury", consumer.bury(job.id, PRIORITY).await);
+            log_failure("bury", consumer.bury(job.id, job.priority).await);
         } else {
             log_failure(
                 "release",
-                consumer.release(job.id, PRIORITY, Duration::ZERO).await,
+                consumer.release(job.id, job.priority, Duration::ZERO).await,
             );
         }
     }

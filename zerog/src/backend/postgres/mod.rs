@@ -110,6 +110,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("004_queues.sql")),
     (5, include_str!("005_unique.sql")),
     (6, include_str!("006_schedules.sql")),
+    (7, include_str!("007_priority.sql")),
 ];
 
 /// The schema used when the URL names none.

@@ -32,18 +32,18 @@ RETURNING j.uuid, j.cost, j.lease_id, j.record, picked.run_at, j.seq"
 const RESERVE: &str = concat!(
     "
 WITH candidates AS (
-    SELECT c.seq, c.cost, c.run_at
+    SELECT c.seq, c.cost, c.run_at, c.priority
     FROM {jobs} c
     WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= $2
       AND c.queue = ANY($3) AND c.job_type = ANY($4)
       AND ($11::uuid IS NULL OR c.uuid = $11)
-    ORDER BY c.run_at, c.seq
+    ORDER BY c.priority, c.run_at, c.seq
     LIMIT $7
     FOR UPDATE SKIP LOCKED
 ),
 picked AS (
     SELECT s.seq, s.run_at
-    FROM (SELECT c.seq, c.run_at, sum(c.cost) OVER (ORDER BY c.run_at, c.seq) AS cost_so_far
+    FROM (SELECT c.seq, c.run_at, sum(c.cost) OVER (ORDER BY c.priority, c.run_at, c.seq) AS cost_so_far
           FROM candidates c) s
     WHERE s.cost_so_far <= $2
 )",
@@ -64,26 +64,26 @@ WITH limits AS (
     FROM unnest($5::text[], $6::bigint[]) AS l(queue, cap)
 ),
 candidates AS (
-    SELECT c.seq, c.queue, c.cost, c.run_at
+    SELECT c.seq, c.queue, c.cost, c.run_at, c.priority
     FROM {jobs} c
     WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= $2
       AND c.queue = ANY($3) AND c.job_type = ANY($4)
       AND ($11::uuid IS NULL OR c.uuid = $11)
       AND c.queue NOT IN (SELECT queue FROM limits WHERE running >= cap)
-    ORDER BY c.run_at, c.seq
+    ORDER BY c.priority, c.run_at, c.seq
     LIMIT $7
     FOR UPDATE SKIP LOCKED
 ),
 within_limits AS (
-    SELECT n.seq, n.cost, n.run_at
-    FROM (SELECT c.*, row_number() OVER (PARTITION BY c.queue ORDER BY c.run_at, c.seq) AS nth
+    SELECT n.seq, n.cost, n.run_at, n.priority
+    FROM (SELECT c.*, row_number() OVER (PARTITION BY c.queue ORDER BY c.priority, c.run_at, c.seq) AS nth
           FROM candidates c) n
     LEFT JOIN limits l ON l.queue = n.queue
     WHERE l.cap IS NULL OR l.running + n.nth <= l.cap
 ),
 picked AS (
     SELECT s.seq, s.run_at
-    FROM (SELECT w.seq, w.run_at, sum(w.cost) OVER (ORDER BY w.run_at, w.seq) AS cost_so_far
+    FROM (SELECT w.seq, w.run_at, sum(w.cost) OVER (ORDER BY w.priority, w.run_at, w.seq) AS cost_so_far
           FROM within_limits w) s
     WHERE s.cost_so_far <= $2
 )",

@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("005_queues.sql")),
     (6, include_str!("006_unique.sql")),
     (7, include_str!("007_schedules.sql")),
+    (8, include_str!("008_priority.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -535,8 +536,9 @@ where
     let record = job.record;
     let inserted = sqlx::query(
         "INSERT INTO zerog_jobs
-             (uuid, job_type, queue, status, cost, run_at, created_at, updated_at, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+             (uuid, job_type, queue, status, cost, run_at, created_at, updated_at, record,
+              priority)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
          ON CONFLICT (uuid) DO NOTHING",
     )
     .bind(record.uuid.to_string())
@@ -547,6 +549,7 @@ where
     .bind(due_millis(job.run_at))
     .bind(now)
     .bind(to_json(record))
+    .bind(i64::from(record.priority))
     .execute(executor)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -650,7 +653,7 @@ impl SqliteBackend {
                         OR (SELECT COUNT(*) FROM zerog_jobs r
                             WHERE r.queue = c.queue AND r.status = 'running')
                            < json_extract(?9, '$.' || c.queue))
-                 ORDER BY c.run_at, c.seq
+                 ORDER BY c.priority, c.run_at, c.seq
                  LIMIT 1)
              RETURNING uuid, cost, record",
         )

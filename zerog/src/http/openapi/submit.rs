@@ -12,14 +12,15 @@ use crate::validate::example_params;
 /// What a submit's 400 may be.
 const BAD_SUBMIT: &str = "validation (one detail per violation), malformed_json, too_deep, \
     incomplete_body, bad_run_at (runAt or runAfter unparsable, negative, both given, or more \
-    than 100 years ahead) or bad_query (any other query parameter)";
+    than 100 years ahead), bad_priority (not a whole number from 0 to 9) or bad_query (any \
+    other query parameter)";
 
 /// How a delayed start is described.
 const DELAYED: &str = "With `runAt` or `runAfter` the job is stored `waiting`, with \
     `runAfter` set, and no worker starts it before that time; a time that has come \
     queues it now.";
 
-/// `runAt` and `runAfter`, the query of every submit.
+/// `runAt`, `runAfter` and `priority`, the query of every submit.
 fn delay_parameters() -> Value {
     json!([
         {
@@ -33,6 +34,13 @@ fn delay_parameters() -> Value {
             "description": "Start no earlier than this many seconds from now, whole or \
                 decimal (`90`, `1.5`); at most 100 years. Not with `runAt`.",
             "schema": { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$" },
+        },
+        {
+            "name": "priority", "in": "query",
+            "description": "How urgent the job is, in place of its type's: 0, the most, to \
+                9, the least. Due jobs of a queue start by priority, then by due time, \
+                then in submit order.",
+            "schema": { "type": "integer", "minimum": 0, "maximum": 9 },
         },
     ])
 }

@@ -75,10 +75,10 @@ elseif op == 'queues' then
         for _, job_type in ipairs(redis.call('SMEMBERS', P .. ':qtypes:' .. queue)) do
             local key = P .. ':due:' .. queue .. ':' .. job_type
             waiting = waiting + redis.call('ZCARD', key)
-            due = due + redis.call('ZCOUNT', key, '-inf', now)
-            local first = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
-            if #first > 0 and (oldest == nil or tonumber(first[2]) < oldest) then
-                oldest = tonumber(first[2])
+            local count, first = due_count(key, now)
+            due = due + count
+            if first and (oldest == nil or first < oldest) then
+                oldest = first
             end
         end
         local running = redis.call('SCARD', P .. ':running:' .. queue)

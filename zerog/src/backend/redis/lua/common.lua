@@ -4,7 +4,8 @@
 --                       advanced by every change), and the overlay
 --                       ov/started_at/updated_at that a reservation sets (see mod.rs)
 --   P:all, P:status:<s>, P:type:<t>   zsets of uuids by insertion sequence (listing)
---   P:due:<queue>:<type>              zset of "<seq, 16 digits>:<uuid>" by due time (ms)
+--   P:due:<queue>:<type>              zset of "<seq, 16 digits>:<uuid>" by priority and
+--                                     due time: due_score(priority, run_at (ms))
 --   P:leases                          zset of uuids by lease expiry (ms)
 --   P:running:<queue>                 set of running uuids (queue limits)
 --   P:finished:<s>                    zset of uuids by finish time (ms) (retention)
@@ -18,6 +19,56 @@ end
 
 local function due_member(seq, uuid)
     return string.format('%016d', seq) .. ':' .. uuid
+end
+
+-- Each priority (0 the most urgent, 9 the least) has a band of scores of its own, 2^44
+-- ms wide (past the year 2500), so that a due set is ordered by priority, then by due
+-- time; every score stays an exact integer of a double.
+local BAND = 17592186044416
+local LOWEST_PRIORITY = 9
+local DEFAULT_PRIORITY = 5
+
+local function due_score(priority, run_at)
+    return priority * BAND + run_at
+end
+
+-- A job's priority, as stored at insert; jobs stored before priorities have the default.
+local function priority_of(key)
+    return tonumber(redis.call('HGET', key, 'prio')) or DEFAULT_PRIORITY
+end
+
+-- The jobs of the due set `key` due at `now`: up to `limit` members and scores of each
+-- band, the most urgent band first, until `limit` are found.
+local function due_members(key, now, limit)
+    local out = {}
+    for priority = 0, LOWEST_PRIORITY do
+        local base = priority * BAND
+        local due = redis.call('ZRANGEBYSCORE', key, base, base + now, 'WITHSCORES', 'LIMIT', 0, limit)
+        for i = 1, #due do
+            table.insert(out, due[i])
+        end
+        if #out >= 2 * limit then
+            break
+        end
+    end
+    return out
+end
+
+-- How many jobs of the due set `key` are due at `now`, and the due time of the oldest.
+local function due_count(key, now)
+    local count, oldest = 0, nil
+    for priority = 0, LOWEST_PRIORITY do
+        local base = priority * BAND
+        count = count + redis.call('ZCOUNT', key, base, base + now)
+        local first = redis.call('ZRANGEBYSCORE', key, base, base + now, 'WITHSCORES', 'LIMIT', 0, 1)
+        if #first > 0 then
+            local at = tonumber(first[2]) - base
+            if oldest == nil or at < oldest then
+                oldest = at
+            end
+        end
+    end
+    return count, oldest
 end
 
 local function is_due_status(status)
@@ -49,7 +100,8 @@ local function move(uuid, new, run_at, lease_exp, now)
         redis.call('HINCRBY', P .. ':counts', new .. '\t' .. job_type, 1)
     end
     if is_due_status(new) then
-        redis.call('ZADD', P .. ':due:' .. queue .. ':' .. job_type, run_at, due_member(seq, uuid))
+        redis.call('ZADD', P .. ':due:' .. queue .. ':' .. job_type,
+            due_score(priority_of(key), run_at), due_member(seq, uuid))
         redis.call('HSET', key, 'run_at', run_at)
     else
         redis.call('HDEL', key, 'run_at')

@@ -18,8 +18,9 @@ local function insert_jobs(first, now)
         local cost, run_at = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
         local key = job_key(uuid)
         local seq = redis.call('INCR', P .. ':seq')
+        local priority = cjson.decode(record).priority or DEFAULT_PRIORITY
         redis.call('HSET', key, 'record', record, 'status', status, 'queue', queue, 'type', job_type,
-            'cost', cost, 'seq', seq, 'cancel', '0', 'rev', 0)
+            'cost', cost, 'seq', seq, 'cancel', '0', 'rev', 0, 'prio', priority)
         redis.call('ZADD', P .. ':all', seq, uuid)
         redis.call('ZADD', P .. ':status:' .. status, seq, uuid)
         redis.call('ZADD', P .. ':type:' .. job_type, seq, uuid)
@@ -27,7 +28,8 @@ local function insert_jobs(first, now)
         redis.call('SADD', P .. ':queues', queue)
         redis.call('SADD', P .. ':qtypes:' .. queue, job_type)
         if is_due_status(status) then
-            redis.call('ZADD', P .. ':due:' .. queue .. ':' .. job_type, run_at, due_member(seq, uuid))
+            redis.call('ZADD', P .. ':due:' .. queue .. ':' .. job_type,
+                due_score(priority, run_at), due_member(seq, uuid))
             redis.call('HSET', key, 'run_at', run_at)
             if run_at <= now and not woken[queue] then
                 woken[queue] = true

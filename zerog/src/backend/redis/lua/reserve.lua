@@ -36,8 +36,7 @@ local function next_job()
     for _, queue in ipairs(queues) do
         if has_room(queue) then
             for _, job_type in ipairs(types) do
-                local due = redis.call('ZRANGEBYSCORE', P .. ':due:' .. queue .. ':' .. job_type,
-                    '-inf', now, 'WITHSCORES', 'LIMIT', 0, 16)
+                local due = due_members(P .. ':due:' .. queue .. ':' .. job_type, now, 16)
                 for i = 1, #due, 2 do
                     local member, score = due[i], tonumber(due[i + 1])
                     local uuid = string.sub(member, 18)

@@ -1,0 +1,8 @@
+-- Jobs start by priority (0 the most urgent, 9 the least), then by due time, then in
+-- submit order. The priority is read from the record, so every write keeps it; jobs
+-- stored before priorities have the default, 5.
+ALTER TABLE zerog_jobs
+    ADD COLUMN priority SMALLINT NOT NULL
+    GENERATED ALWAYS AS (COALESCE((record->>'priority')::smallint, 5)) STORED;
+DROP INDEX zerog_jobs_due;
+CREATE INDEX zerog_jobs_due ON zerog_jobs (priority, run_at, seq) WHERE status IN ('queued', 'waiting');
