@@ -2,6 +2,7 @@
 //! loops written once above every [`Store`]: submit, cancel and kill, retry, lease
 //! recovery, listing pages and retention counts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,15 +123,8 @@ impl Backend {
         cost: u32,
         run_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let record = lifecycle::accepted(record, run_at, Utc::now());
-        let job = NewJob {
-            record: &record,
-            cost,
-            run_at,
-        };
-        self.store.insert(&[job]).await?;
-        self.submitted.notify_waiters();
-        Ok(())
+        self.insert_accepted(std::iter::once((record, cost)), run_at)
+            .await
     }
 
     /// Stores and queues new records, each with its cost, to run from `run_at`, in one
@@ -145,18 +139,31 @@ impl Backend {
         jobs: &[(JobRecord, u32)],
         run_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if jobs.is_empty() {
+        self.insert_accepted(jobs.iter().map(|(record, cost)| (record, *cost)), run_at)
+            .await
+    }
+
+    /// Stores and queues `jobs`, each a record and its cost, in one write, each record
+    /// as [`lifecycle::accepted`] makes it for `run_at`; and wakes the idle workers.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Store::insert`].
+    async fn insert_accepted<'r>(
+        &self,
+        jobs: impl Iterator<Item = (&'r JobRecord, u32)>,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let accepted: Vec<(Cow<'_, JobRecord>, u32)> = jobs
+            .map(|(record, cost)| (lifecycle::accepted(record, run_at, now), cost))
+            .collect();
+        if accepted.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
-        let records: Vec<_> = jobs
+        let jobs: Vec<NewJob<'_>> = accepted
             .iter()
-            .map(|(record, _)| lifecycle::accepted(record, run_at, now))
-            .collect();
-        let jobs: Vec<NewJob<'_>> = records
-            .iter()
-            .zip(jobs)
-            .map(|(record, (_, cost))| NewJob {
+            .map(|(record, cost)| NewJob {
                 record,
                 cost: *cost,
                 run_at,
@@ -183,11 +190,8 @@ impl Backend {
         run_at: DateTime<Utc>,
     ) -> Result<Vec<Inserted>, StoreError> {
         let Some(window) = spec.unique_for else {
-            let jobs: Vec<(JobRecord, u32)> = records
-                .iter()
-                .map(|record| (record.clone(), spec.cost))
-                .collect();
-            self.enqueue_many(&jobs, run_at).await?;
+            self.insert_accepted(records.iter().map(|record| (record, spec.cost)), run_at)
+                .await?;
             return Ok(vec![Inserted::New; records.len()]);
         };
         let mut answers = Vec::with_capacity(records.len());

@@ -101,20 +101,14 @@ async fn set_paused(
     paused: bool,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    let known = views(&state)
-        .await?
-        .into_iter()
-        .any(|queue| queue.name == name);
-    if !known {
-        return Err(ApiError::UnknownQueue(name));
-    }
-    state.backend.set_queue_paused(&name, paused).await?;
-    tracing::info!(queue = %name, paused, "queue paused or resumed");
-    let view = views(&state)
+    let mut view = views(&state)
         .await?
         .into_iter()
         .find(|queue| queue.name == name)
-        .ok_or(ApiError::UnknownQueue(name))?;
+        .ok_or_else(|| ApiError::UnknownQueue(name.clone()))?;
+    state.backend.set_queue_paused(&name, paused).await?;
+    tracing::info!(queue = %name, paused, "queue paused or resumed");
+    view.paused = paused;
     Ok(HttpResponse::Ok().json(view))
 }
 
