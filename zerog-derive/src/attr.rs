@@ -327,22 +327,34 @@ fn string(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<
     None
 }
 
-fn positive(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<u32> {
-    let at_least_one = format!("`{key}` must be at least 1");
-    let lit = match value.literal() {
-        Some(Lit::Int(lit)) => lit,
+/// The integer literal of `key`'s value, or `None` after an error: `out_of_range` for a
+/// negative integer, which no key takes, or the key's example for anything else.
+fn integer(
+    cx: &Ctxt,
+    key: Symbol,
+    path: &syn::Path,
+    value: &RawValue,
+    out_of_range: &str,
+) -> Option<syn::LitInt> {
+    match value.literal() {
+        Some(Lit::Int(lit)) => Some(lit),
         _ if is_negative_integer(value) => {
-            cx.error_spanned_by(value.span_tokens(path), at_least_one);
-            return None;
+            cx.error_spanned_by(value.span_tokens(path), out_of_range);
+            None
         }
         _ => {
             cx.error_spanned_by(
                 value.span_tokens(path),
                 format!("`{key}` expects an integer, like `{}`", example(key)),
             );
-            return None;
+            None
         }
-    };
+    }
+}
+
+fn positive(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Option<u32> {
+    let at_least_one = format!("`{key}` must be at least 1");
+    let lit = integer(cx, key, path, value, &at_least_one)?;
     match lit.base10_parse::<u32>() {
         Ok(0) => cx.error_spanned_by(&lit, at_least_one),
         Ok(number) => return Some(number),
@@ -355,20 +367,7 @@ fn priority(cx: &Ctxt, key: Symbol, path: &syn::Path, value: &RawValue) -> Optio
     let range = format!(
         "`{key}` goes from 0, the most urgent, to {LOWEST_PRIORITY}, the least (default {DEFAULT_PRIORITY})"
     );
-    let lit = match value.literal() {
-        Some(Lit::Int(lit)) => lit,
-        _ if is_negative_integer(value) => {
-            cx.error_spanned_by(value.span_tokens(path), range);
-            return None;
-        }
-        _ => {
-            cx.error_spanned_by(
-                value.span_tokens(path),
-                format!("`{key}` expects an integer, like `{}`", example(key)),
-            );
-            return None;
-        }
-    };
+    let lit = integer(cx, key, path, value, &range)?;
     match lit.base10_parse::<u8>() {
         Ok(number) if number <= LOWEST_PRIORITY => Some(number),
         _ => {
