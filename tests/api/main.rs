@@ -14,6 +14,7 @@ mod events;
 mod head;
 mod http_errors;
 mod listing;
+mod mount;
 mod openapi;
 mod operations;
 mod queues;

@@ -42,10 +42,15 @@ impl fmt::Debug for BearerToken {
     }
 }
 
-/// Why `request` may not pass, or `None` if it may.
-pub(super) fn refuse(token: Option<&BearerToken>, request: &ServiceRequest) -> Option<ApiError> {
+/// Why `request`, for the API's path `below` its mount, may not pass, or `None` if it
+/// may.
+pub(super) fn refuse(
+    token: Option<&BearerToken>,
+    request: &ServiceRequest,
+    below: &str,
+) -> Option<ApiError> {
     let token = token?;
-    if request.path() == OPEN_PATH {
+    if below == OPEN_PATH {
         return None;
     }
     let offered = request

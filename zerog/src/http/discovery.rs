@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ApiState;
+use super::{ApiState, Mount};
 use crate::registry::JobType;
 use crate::validate::example_params;
 
@@ -59,7 +59,7 @@ pub(super) struct JobTypeEntry {
     example: Value,
 }
 
-fn entry(job_type: &JobType) -> JobTypeEntry {
+fn entry(job_type: &JobType, mount: &Mount) -> JobTypeEntry {
     let spec = job_type.spec();
     let leaf = if spec.path.is_empty() {
         spec.job_type.to_owned()
@@ -73,21 +73,25 @@ fn entry(job_type: &JobType) -> JobTypeEntry {
         queue: spec.queue.to_owned(),
         cost: spec.cost,
         path: spec.path.to_owned(),
-        post: format!("/job/{}", spec.job_type),
-        hierarchy_post: format!("/{leaf}/job"),
-        schema: format!("/schema/{}", spec.job_type),
+        post: mount.url(&format!("/job/{}", spec.job_type)),
+        hierarchy_post: mount.url(&format!("/{leaf}/job")),
+        schema: mount.url(&format!("/schema/{}", spec.job_type)),
         example: example_params(job_type.schema()),
     }
 }
 
-/// What `GET /` answers for `state`, with `links`.
-pub(super) fn discovery<L>(state: &ApiState, links: L) -> Discovery<L> {
+/// What `GET /` answers for `state` mounted at `mount`, with `links`.
+pub(super) fn discovery<L>(state: &ApiState, mount: &Mount, links: L) -> Discovery<L> {
     Discovery {
         service: Service {
             name: state.service_name.to_string(),
             version: state.service_version.to_string(),
         },
-        job_types: state.registry.iter().map(entry).collect(),
+        job_types: state
+            .registry
+            .iter()
+            .map(|job_type| entry(job_type, mount))
+            .collect(),
         links,
     }
 }

@@ -91,8 +91,13 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// Why `request` may not reach its route, or `None` if it may.
-pub(super) fn refuse(hosts: Option<&AllowedHosts>, request: &ServiceRequest) -> Option<ApiError> {
+/// Why `request`, for the API's path `below` its mount, may not reach its route, or
+/// `None` if it may.
+pub(super) fn refuse(
+    hosts: Option<&AllowedHosts>,
+    request: &ServiceRequest,
+    below: &str,
+) -> Option<ApiError> {
     let uri = request.uri();
     // `%00` has no letter, so no case to fold: a plain search, with no copy per request.
     let has_nul = |text: &str| text.contains("%00");
@@ -105,7 +110,7 @@ pub(super) fn refuse(hosts: Option<&AllowedHosts>, request: &ServiceRequest) -> 
         .and_then(|value| value.to_str().ok())
         .or_else(|| uri.authority().map(|authority| authority.as_str()));
     if let Some(hosts) = hosts
-        && request.path() != OPEN_PATH
+        && below != OPEN_PATH
     {
         match host {
             Some(host) if hosts.allows(host) => {}

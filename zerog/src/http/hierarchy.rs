@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::monitor::{self, View};
-use super::{ApiError, ApiState, head, submit};
+use super::{ApiError, ApiState, Mount, head, submit};
 use crate::registry::{JobType, Registry};
 
 /// The last segment of `/{path}/branches`, and of `/branches` at the root.
@@ -77,21 +77,21 @@ pub(super) fn branches(registry: &Registry) -> BTreeSet<&'static str> {
 }
 
 /// The branches directly under `parent` (`""` for the root).
-pub(super) fn children(registry: &Registry, parent: &str) -> Vec<Branch> {
+pub(super) fn children(registry: &Registry, parent: &str, mount: &Mount) -> Vec<Branch> {
     branches(registry)
         .into_iter()
         .filter(|branch| parent_of(branch) == parent)
-        .map(|path| describe_branch(registry, path))
+        .map(|path| describe_branch(registry, path, mount))
         .collect()
 }
 
 /// The job types on `branch` (`""` for the root).
-pub(super) fn leaves(registry: &Registry, branch: &str) -> Vec<Leaf> {
+pub(super) fn leaves(registry: &Registry, branch: &str, mount: &Mount) -> Vec<Leaf> {
     leaf_types(registry, branch)
         .map(|job_type| {
             let spec = job_type.spec();
             Leaf {
-                path: format!("/{}", join(branch, spec.job_type)),
+                path: mount.url(&format!("/{}", join(branch, spec.job_type))),
                 job_type: spec.job_type.to_owned(),
                 name: spec.name.to_owned(),
                 description: spec.description.to_owned(),
@@ -106,12 +106,12 @@ fn leaf_types<'r>(registry: &'r Registry, branch: &'r str) -> impl Iterator<Item
         .filter(move |job_type| job_type.spec().path == branch)
 }
 
-fn describe_branch(registry: &Registry, path: &str) -> Branch {
+fn describe_branch(registry: &Registry, path: &str, mount: &Mount) -> Branch {
     let segment = path.rsplit('/').next().unwrap_or(path);
     let leaves = leaf_types(registry, path).count();
     let sub_branches = children_count(registry, path);
     Branch {
-        path: format!("/{path}"),
+        path: mount.url(&format!("/{path}")),
         name: human_name(segment),
         description: format!(
             "{leaves} job type{} and {sub_branches} branch{} under `{path}`",
@@ -224,13 +224,15 @@ pub(super) async fn dispatch(
     body: web::Payload,
     state: web::Data<ApiState>,
 ) -> Result<HttpResponse, ApiError> {
-    let endpoint = resolve(&state.registry, request.path()).map_err(|error| match error {
-        ApiError::NoRoute { path, .. } => ApiError::NoRoute {
-            method: request.method().to_string(),
-            path,
-        },
-        error => error,
-    })?;
+    let mount = Mount::of(&request);
+    let endpoint =
+        resolve(&state.registry, mount.below(request.path())).map_err(|error| match error {
+            ApiError::NoRoute { .. } => ApiError::NoRoute {
+                method: request.method().to_string(),
+                path: request.path().to_owned(),
+            },
+            error => error,
+        })?;
     let served = head::methods_serving(&endpoint.method());
     if !served.contains(request.method()) {
         return Err(ApiError::MethodNotAllowed {
@@ -244,9 +246,11 @@ pub(super) async fn dispatch(
     }
     match endpoint {
         Endpoint::Branches(parent) => {
-            Ok(HttpResponse::Ok().json(children(&state.registry, parent)))
+            Ok(HttpResponse::Ok().json(children(&state.registry, parent, &mount)))
         }
-        Endpoint::Leaves(branch) => Ok(HttpResponse::Ok().json(leaves(&state.registry, branch))),
+        Endpoint::Leaves(branch) => {
+            Ok(HttpResponse::Ok().json(leaves(&state.registry, branch, &mount)))
+        }
         Endpoint::PostSchema(job_type) => Ok(HttpResponse::Ok().json(post_schema(job_type))),
         Endpoint::Submit(job_type) => submit::accept(&request, job_type, body, &state).await,
         Endpoint::Alias(view, uuid) => monitor::answer(&state, view, uuid).await,

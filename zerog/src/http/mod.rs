@@ -1,7 +1,8 @@
 //! The HTTP API (SPEC §4), on actix-web.
 //!
 //! [`app`] builds the whole application from an [`ApiState`], so tests mount it with
-//! `actix_web::test::init_service` and need no port:
+//! `actix_web::test::init_service` and need no port; [`configure`] gives the same API
+//! to a user's own app, under a prefix of its choosing (`mount`):
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +54,7 @@ mod hierarchy;
 mod listing;
 mod metrics;
 mod monitor;
+mod mount;
 mod openapi;
 mod queues;
 mod routes;
@@ -70,6 +72,7 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::registry::Registry;
+use mount::Mount;
 
 pub use error::ApiError;
 pub use guard::AllowedHosts;
@@ -176,7 +179,8 @@ impl ApiState {
     }
 }
 
-/// The application, ready for `HttpServer::new` or `actix_web::test::init_service`.
+/// The application, ready for `HttpServer::new` or `actix_web::test::init_service`:
+/// the API of [`configure`] at the root of an app of its own.
 pub fn app(
     state: ApiState,
 ) -> App<
@@ -188,62 +192,95 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let token = state.token.clone();
-    let hosts = state.hosts.clone();
-    App::new()
-        .app_data(web::Data::new(state))
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|error, _| ApiError::BadQuery(error.to_string()).into()),
-        )
-        .configure(routes::register)
-        // The hierarchy's paths are dynamic, so they are resolved only once no flat
-        // route matched: a flat route always wins.
-        .default_service(web::to(hierarchy::dispatch))
-        // The checks every request passes, in order: a request the transport refused
-        // is answered whatever it carries; then the guards; then the token.
-        .wrap_fn(move |request, service| {
-            let refused = connection::refusal(&request)
-                .or_else(|| guard::refuse(hosts.as_ref(), &request))
-                .or_else(|| auth::refuse(token.as_ref(), &request));
-            let response = match refused {
-                None => Ok(service.call(request)),
-                Some(error) => Err(request.into_response(error.error_response())),
-            };
-            async move {
-                match response {
-                    Ok(response) => response.await,
-                    Err(refused) => Ok(refused),
-                }
-            }
-        })
-        // Outside the token check, so that a refused `HEAD` has no body either.
-        .wrap_fn(|request, service| {
-            let response = service.call(request);
-            async move { Ok(head::without_body(response.await?)) }
-        })
-        .wrap_fn(|request, service| {
-            let started = Instant::now();
-            let method = request.method().clone();
-            let path = request.path().to_owned();
-            let response = service.call(request);
-            async move {
-                let response = response.await;
-                let status = match &response {
-                    Ok(response) => response.status(),
-                    Err(error) => error.as_response_error().status_code(),
+    App::new().configure(configure(state))
+}
+
+/// The API as a configuration of a user's own app or scope: every route, the
+/// hierarchy, and the checks around them (guards, token, `HEAD`, the request log),
+/// which apply to the API's routes only.
+///
+/// Mounted under a prefix, every route answers below it, and whatever names a path of
+/// the API carries it: discovery's links, the hierarchy's paths, `Location` headers
+/// and the OpenAPI document's `servers`.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use actix_web::{App, HttpResponse, HttpServer, web};
+/// use zerog::{Registry, backend::Backend, http};
+///
+/// let backend = Backend::connect("sqlite://zerog.db").await.expect("the store opens");
+/// let state = http::ApiState::new(backend, Registry::from_inventory());
+/// HttpServer::new(move || {
+///     App::new()
+///         .route("/signup", web::post().to(HttpResponse::Created))
+///         .service(web::scope("/zerog").configure(http::configure(state.clone())))
+/// })
+/// .bind("127.0.0.1:8080")?
+/// .run()
+/// .await
+/// # }
+/// ```
+pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        let token = state.token.clone();
+        let hosts = state.hosts.clone();
+        let api = web::scope("")
+            .app_data(web::Data::new(state))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|error, _| ApiError::BadQuery(error.to_string()).into()),
+            )
+            .configure(routes::register)
+            // The hierarchy's paths are dynamic, so they are resolved only once no flat
+            // route matched: a flat route always wins.
+            .default_service(web::to(hierarchy::dispatch))
+            // The checks every request passes, in order: a request the transport
+            // refused is answered whatever it carries; then the guards; then the token.
+            .wrap_fn(move |request, service| {
+                let below = Mount::enter(&request);
+                let refused = connection::refusal(&request)
+                    .or_else(|| guard::refuse(hosts.as_ref(), &request, &below))
+                    .or_else(|| auth::refuse(token.as_ref(), &request, &below));
+                let response = match refused {
+                    None => Ok(service.call(request)),
+                    Some(error) => Err(request.into_response(error.error_response())),
                 };
-                tracing::info!(
-                    target: "zerog::http",
-                    %method,
-                    %path,
-                    status = status.as_u16(),
-                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "request"
-                );
-                response
-            }
-        })
+                async move {
+                    match response {
+                        Ok(response) => response.await,
+                        Err(refused) => Ok(refused),
+                    }
+                }
+            })
+            // Outside the token check, so that a refused `HEAD` has no body either.
+            .wrap_fn(|request, service| {
+                let response = service.call(request);
+                async move { Ok(head::without_body(response.await?)) }
+            })
+            .wrap_fn(|request, service| {
+                let started = Instant::now();
+                let method = request.method().clone();
+                let path = request.path().to_owned();
+                let response = service.call(request);
+                async move {
+                    let response = response.await;
+                    let status = match &response {
+                        Ok(response) => response.status(),
+                        Err(error) => error.as_response_error().status_code(),
+                    };
+                    tracing::info!(
+                        target: "zerog::http",
+                        %method,
+                        %path,
+                        status = status.as_u16(),
+                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "request"
+                    );
+                    response
+                }
+            });
+        config.service(api);
+    }
 }
 
 /// The first segment of every route: `job`, `jobs`, `progress`, ..., and the

@@ -34,8 +34,8 @@ use serde_json::{Map, Value, json};
 
 use super::openapi::{self, Components, Operation};
 use super::{
-    ApiError, ApiState, control, discovery, events, head, health, hierarchy, listing, metrics,
-    monitor, queues, schedules, schema, submit,
+    ApiError, ApiState, Mount, control, discovery, events, head, health, hierarchy, listing,
+    metrics, monitor, queues, schedules, schema, submit,
 };
 
 /// One method on one flat path.
@@ -344,11 +344,11 @@ pub(super) fn links() -> impl Iterator<Item = (&'static Link, String)> {
 /// Links to the monitoring endpoints: one per linked entry of the route table, and the
 /// hierarchy's root.
 #[derive(Debug)]
-pub(super) struct Links;
+pub(super) struct Links(Mount);
 
 impl Serialize for Links {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(links().map(|(link, path)| (link.key, path)))
+        serializer.collect_map(links().map(|(link, path)| (link.key, self.0.url(&path))))
     }
 }
 
@@ -377,8 +377,8 @@ impl JsonSchema for Links {
 }
 
 /// `GET /`: the service, its job types, and the table's links.
-async fn discover(state: web::Data<ApiState>) -> HttpResponse {
-    HttpResponse::Ok().json(discovery::discovery(&state, Links))
+async fn discover(state: web::Data<ApiState>, mount: Mount) -> HttpResponse {
+    HttpResponse::Ok().json(discovery::discovery(&state, &mount, Links(mount.clone())))
 }
 
 fn discovery_operation(components: &mut Components, _: &ApiState) -> Value {
@@ -391,9 +391,14 @@ fn discovery_operation(components: &mut Components, _: &ApiState) -> Value {
     })
 }
 
-/// `GET /openapi.json`.
-async fn openapi(state: web::Data<ApiState>) -> HttpResponse {
-    HttpResponse::Ok().json(openapi_document(&state))
+/// `GET /openapi.json`. Mounted under a prefix, the document's `servers` names it:
+/// its paths are those below the prefix.
+async fn openapi(state: web::Data<ApiState>, mount: Mount) -> HttpResponse {
+    let mut document = openapi_document(&state);
+    if !mount.prefix().is_empty() {
+        document["servers"] = json!([{ "url": mount.prefix() }]);
+    }
+    HttpResponse::Ok().json(document)
 }
 
 /// The OpenAPI 3.1 document of the API that `state` serves, as `GET /openapi.json`

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::control::NoQuery;
 use super::submit::{nesting_depth, read_json, require_json};
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, Mount};
 use crate::record::timestamp;
 use crate::schedule::{Missed, Schedule, ScheduleError, ScheduleSource, ScheduleState};
 use crate::scheduler::{CheckError, check};
@@ -131,7 +131,10 @@ pub(super) async fn create(
     tracing::info!(schedule = %schedule.name, "schedule created");
     let view = read_back(&state, &schedule.name).await?;
     Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/schedules/{}", schedule.name)))
+        .insert_header((
+            "Location",
+            Mount::of(&request).url(&format!("/schedules/{}", schedule.name)),
+        ))
         .json(view))
 }
 

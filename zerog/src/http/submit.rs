@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::connection::ConnectionReport;
 use super::delay::SubmitQuery;
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, Mount};
 use crate::backend::Inserted;
 use crate::record::JobRecord;
 use crate::registry::JobType;
@@ -141,15 +141,19 @@ pub(super) async fn accept(
         .backend
         .enqueue_of_type(spec, std::slice::from_ref(&record), run_at)
         .await?;
+    let mount = Mount::of(request);
     if let Some(&Inserted::Duplicate(holder)) = answers.first() {
         tracing::info!(job.uuid = %holder, job.job_type = spec.job_type, "duplicate of a unique job");
         return Ok(HttpResponse::Ok()
-            .insert_header((header::LOCATION, format!("/progress/{holder}")))
+            .insert_header((header::LOCATION, mount.url(&format!("/progress/{holder}"))))
             .json(json!({ "uuid": holder, "duplicate": true })));
     }
     tracing::info!(job.uuid = %record.uuid, job.job_type = spec.job_type, "job accepted");
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/progress/{}", record.uuid)))
+        .insert_header((
+            header::LOCATION,
+            mount.url(&format!("/progress/{}", record.uuid)),
+        ))
         .json(json!({ "uuid": record.uuid })))
 }
 
