@@ -569,7 +569,7 @@ async fn the_rust_client_enqueues_now_later_and_in_batches() {
     use std::time::Duration;
     use waste_time::WasteTime;
     use zerog::Status;
-    use zerog::client::{Client, EnqueueError, EnqueueOptions};
+    use zerog::client::{Client, ClientError, EnqueueOptions};
 
     let client = Client::connect("sqlite::memory:").await.unwrap();
     let backend = client.backend().clone();
@@ -582,7 +582,7 @@ async fn the_rust_client_enqueues_now_later_and_in_batches() {
     assert_eq!(stored(now).await.status, Status::Queued);
     let before = Utc::now();
     let later = client
-        .enqueue_in(WasteTime { delay: 1 }, Duration::from_secs(30))
+        .enqueue_after(WasteTime { delay: 1 }, Duration::from_secs(30))
         .await
         .unwrap();
     let record = stored(later).await;
@@ -604,12 +604,13 @@ async fn the_rust_client_enqueues_now_later_and_in_batches() {
         )
         .await
         .unwrap();
-    assert_eq!(stored(past).await.status, Status::Queued);
+    assert!(!past.is_duplicate());
+    assert_eq!(stored(past.uuid()).await.status, Status::Queued);
     let error = client
-        .enqueue_in(WasteTime { delay: 1 }, Duration::from_secs(4_000_000_000))
+        .enqueue_after(WasteTime { delay: 1 }, Duration::from_secs(4_000_000_000))
         .await
         .unwrap_err();
-    assert!(matches!(error, EnqueueError::BadRunAt(_)), "{error}");
+    assert!(matches!(error, ClientError::BadRunAt(_)), "{error}");
 
     let uuids = client
         .enqueue_many([3, 2, 1].map(|delay| WasteTime { delay }))
@@ -625,7 +626,7 @@ async fn the_rust_client_enqueues_now_later_and_in_batches() {
         .await
         .unwrap_err();
     match error {
-        EnqueueError::Validation {
+        ClientError::Validation {
             index, violations, ..
         } => {
             assert_eq!(index, 1);

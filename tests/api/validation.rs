@@ -183,3 +183,49 @@ fn the_schema_is_draft_2020_12_with_descriptions() {
     assert_eq!(schema["properties"]["urgent"]["default"], true);
     assert_eq!(schema["properties"]["copies"]["maximum"], 10);
 }
+
+/// Registers a user, with fields in the formats JSON Schema defines.
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "register_user")]
+pub struct RegisterUser {
+    /// Where mail goes.
+    #[schemars(email)]
+    pub email: String,
+    /// Their home page.
+    #[schemars(url)]
+    pub homepage: String,
+    /// When they signed up, RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
+    pub since: String,
+    /// Their account, if they had one.
+    pub account: Option<uuid::Uuid>,
+}
+
+impl zerog::Run for RegisterUser {
+    async fn run(&mut self, _: &mut JobContext) -> Result<Outcome, JobError> {
+        Ok(Outcome::done(200))
+    }
+}
+
+#[test]
+fn formats_are_checked_as_the_schema_names_them() {
+    let good = json!({
+        "email": "ada@example.com",
+        "homepage": "https://example.com/ada",
+        "since": "2026-12-01T10:00:00Z",
+        "account": "0b5f6e0c-3f0e-4d3b-9a57-0d2c0e5e8f43",
+    });
+    validate::<RegisterUser>(good).unwrap();
+    let bad = json!({
+        "email": "ada at example",
+        "homepage": "not a url",
+        "since": "yesterday",
+        "account": "12345",
+    });
+    let violations = validate::<RegisterUser>(bad).unwrap_err();
+    assert_eq!(
+        paths(&violations),
+        ["/account", "/email", "/homepage", "/since"],
+        "{violations:#?}"
+    );
+}

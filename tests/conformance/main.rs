@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 mod cases;
+mod client;
 mod leases;
 mod schedules;
 mod scheduling;
@@ -37,6 +38,7 @@ use zerog_tests::services::Cleanup;
 use zerog_tests::wait_for;
 
 pub(crate) use cases::*;
+pub(crate) use client::*;
 pub(crate) use leases::*;
 pub(crate) use schedules::*;
 pub(crate) use scheduling::*;
@@ -138,6 +140,10 @@ macro_rules! conformance_suite {
             concurrent_fires_of_one_tick_create_one_job,
             a_later_tick_fires_again_and_a_stale_one_does_not,
             schedules_are_stored_paused_and_deleted,
+            the_client_enqueues_typed_jobs_that_run_and_waits_for_their_data,
+            the_client_refuses_invalid_jobs_with_their_paths,
+            the_client_cancels_kills_retries_and_times_out,
+            the_client_answers_duplicates_of_unique_jobs,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {
@@ -155,6 +161,7 @@ mod pg_beanstalkd;
 mod postgres;
 mod redis;
 mod sqlite;
+mod transactions;
 
 pub(crate) const SPEC: JobSpec = JobSpec {
     job_type: "conformance",

@@ -53,7 +53,7 @@ pub mod worker;
 pub mod __private;
 
 pub use cli::{main, main_with_schedules};
-pub use client::{Client, EnqueueOptions};
+pub use client::{Client, ClientError, EnqueueOptions, Enqueued};
 pub use context::JobContext;
 pub use job::{Job, Run};
 pub use outcome::{JobError, Outcome};

@@ -53,7 +53,9 @@ pub fn build_schema<T: Job>() -> Value {
     schema
 }
 
-/// Compiles the schema of `T` into a validator.
+/// Compiles the schema of `T` into a validator. Formats that JSON Schema defines
+/// (`email`, `uuid`, `date-time`, `uri`, ...) are checked, as a user of
+/// `#[schemars(email)]` expects; others, like schemars' `uint64`, are annotations.
 ///
 /// # Panics
 ///
@@ -61,7 +63,8 @@ pub fn build_schema<T: Job>() -> Value {
 /// bug in a `#[schemars(...)]` attribute of the job type.
 #[doc(hidden)]
 pub fn build_validator<T: Job>() -> jsonschema::Validator {
-    jsonschema::draft202012::new(T::schema()).unwrap_or_else(|error| {
+    let options = jsonschema::draft202012::options().should_validate_formats(true);
+    options.build(T::schema()).unwrap_or_else(|error| {
         panic!(
             "the JSON Schema of job type `{}` does not compile: {error}",
             T::SPEC.job_type

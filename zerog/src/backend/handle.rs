@@ -32,6 +32,9 @@ use crate::spec::JobSpec;
 pub struct Backend {
     store: Arc<dyn Store>,
     submitted: Arc<Notify>,
+    /// Notified when a run ends or a job is cancelled through this handle: what a
+    /// client waiting for a job of this process wakes on.
+    settled: Arc<Notify>,
     paused: Arc<PausedQueues>,
 }
 
@@ -97,6 +100,7 @@ impl Backend {
         Backend {
             store,
             submitted: Arc::new(Notify::new()),
+            settled: Arc::new(Notify::new()),
             paused: Arc::default(),
         }
     }
@@ -370,6 +374,7 @@ impl Backend {
         if due {
             self.submitted.notify_waiters();
         }
+        self.settled.notify_waiters();
         Ok(answers)
     }
 
@@ -408,7 +413,15 @@ impl Backend {
     ///
     /// Cancel safe: each attempt is one fenced write, whole or not at all.
     pub async fn cancel(&self, uuid: Uuid, kill: bool) -> Result<CancelOutcome, StoreError> {
-        loops::cancel(&*self.store, uuid, kill).await
+        let outcome = loops::cancel(&*self.store, uuid, kill).await?;
+        self.settled.notify_waiters();
+        Ok(outcome)
+    }
+
+    /// What notifies its waiters when a run ends, or a job is cancelled, through this
+    /// handle or a clone of it.
+    pub(crate) fn settled(&self) -> &Notify {
+        &self.settled
     }
 
     /// Sends a `failed` or `cancelled` job back to the queue, due now, with its
@@ -546,7 +559,7 @@ impl Backend {
     }
 
     /// Wakes this process's idle workers: a job was stored that is due now.
-    pub(super) fn notify_submitted(&self) {
+    pub(crate) fn notify_submitted(&self) {
         self.submitted.notify_waiters();
     }
 

@@ -439,6 +439,21 @@ pub trait Store: Send + Sync + 'static {
         unique: &UniqueKey,
     ) -> Result<Inserted, StoreError>;
 
+    /// This store as the PostgreSQL backend, if it is one (and is also the queue):
+    /// what an enqueue inside a caller's own transaction needs
+    /// ([`Client::enqueue_in`](crate::client::Client::enqueue_in)).
+    #[cfg(feature = "postgres")]
+    fn as_postgres(&self) -> Option<&PostgresBackend> {
+        None
+    }
+
+    /// This store as the SQLite backend, if it is one, as
+    /// [`Store::as_postgres`] for PostgreSQL.
+    #[cfg(feature = "sqlite")]
+    fn as_sqlite(&self) -> Option<&SqliteBackend> {
+        None
+    }
+
     /// Takes up to `request.max_jobs` due jobs that fit the request together (their
     /// costs within `max_cost`, no queue past its limit), oldest due first, marks them
     /// `running` and leases each. An empty list when nothing fits.

@@ -193,6 +193,47 @@ impl PostgresBackend {
         unique: &UniqueKey,
     ) -> Result<Inserted, StoreError> {
         let mut tx = self.inner.pool.begin().await?;
+        let inserted = self.insert_unique_in(&mut tx, job, unique).await?;
+        if inserted == Inserted::New {
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Stores `job` (under `unique`, if given) on `conn`, as [`Self::enqueue_in`] does.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Self::enqueue_in`].
+    pub(crate) async fn insert_in(
+        &self,
+        conn: &mut PgConnection,
+        job: &NewJob<'_>,
+        unique: Option<&UniqueKey>,
+    ) -> Result<Inserted, StoreError> {
+        match unique {
+            Some(unique) => self.insert_unique_in(conn, job, unique).await,
+            None => {
+                self.enqueue_in(conn, job.record, job.cost, job.run_at)
+                    .await?;
+                Ok(Inserted::New)
+            }
+        }
+    }
+
+    /// The key and the job on `conn`, typically the caller's open transaction: both
+    /// are written when it commits, and inserts of the key by others wait for it to
+    /// end (the lock is the transaction's).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe within a transaction, which its owner then rolls back.
+    async fn insert_unique_in(
+        &self,
+        conn: &mut PgConnection,
+        job: &NewJob<'_>,
+        unique: &UniqueKey,
+    ) -> Result<Inserted, StoreError> {
         // Inserts of one key take turns, and each statement below reads what the turn
         // before committed: without the lock, a concurrent insert's job would be
         // invisible to the check of the holder's status, which reads the snapshot of
@@ -200,7 +241,7 @@ impl PostgresBackend {
         let [a, b, c, d, e, f, g, h, ..] = *unique.key.as_bytes();
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(i64::from_be_bytes([a, b, c, d, e, f, g, h]))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         let taken = sqlx::query(self.sql(
             "INSERT INTO {unique} AS u (key, uuid, until) VALUES ($1, $2, $3)
@@ -213,19 +254,18 @@ impl PostgresBackend {
         .bind(unique.key)
         .bind(job.record.uuid)
         .bind(unique.until)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
         if taken.is_none() {
             let holder: Uuid =
                 sqlx::query_scalar(self.sql("SELECT uuid FROM {unique} WHERE key = $1"))
                     .bind(unique.key)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *conn)
                     .await?;
             return Ok(Inserted::Duplicate(holder));
         }
-        self.enqueue_in(&mut tx, job.record, job.cost, job.run_at)
+        self.enqueue_in(conn, job.record, job.cost, job.run_at)
             .await?;
-        tx.commit().await?;
         Ok(Inserted::New)
     }
 }

@@ -464,6 +464,10 @@ impl Store for PostgresBackend {
         self.insert_unique_job(job, unique).await
     }
 
+    fn as_postgres(&self) -> Option<&PostgresBackend> {
+        Some(self)
+    }
+
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
         reserve::reserve(self, request).await
     }

@@ -286,34 +286,17 @@ impl Store for SqliteBackend {
         job: &NewJob<'_>,
         unique: &UniqueKey,
     ) -> Result<Inserted, StoreError> {
-        let now = millis(Utc::now());
         let mut tx = self.pool.begin().await?;
-        let taken = sqlx::query(
-            "INSERT INTO zerog_unique (key, uuid, until) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET uuid = excluded.uuid, until = excluded.until
-             WHERE zerog_unique.until <= ?4
-                OR NOT EXISTS (SELECT 1 FROM zerog_jobs j
-                               WHERE j.uuid = zerog_unique.uuid
-                                 AND j.status NOT IN ('failed', 'cancelled'))
-             RETURNING uuid",
-        )
-        .bind(unique.key.to_string())
-        .bind(job.record.uuid.to_string())
-        .bind(millis(unique.until))
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if taken.is_none() {
-            let holder: String = sqlx::query_scalar("SELECT uuid FROM zerog_unique WHERE key = ?1")
-                .bind(unique.key.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-            return Ok(Inserted::Duplicate(admin::parse_uuid(&holder)?));
+        // On an error, or a duplicate, the transaction is dropped: nothing is written.
+        let inserted = insert_unique_in(&mut tx, job, unique).await?;
+        if inserted == Inserted::New {
+            tx.commit().await?;
         }
-        // On an error the transaction is dropped, which gives the key back.
-        insert_job(&mut *tx, job, now).await?;
-        tx.commit().await?;
-        Ok(Inserted::New)
+        Ok(inserted)
+    }
+
+    fn as_sqlite(&self) -> Option<&SqliteBackend> {
+        Some(self)
     }
 
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
@@ -558,6 +541,40 @@ where
     Ok(())
 }
 
+/// Stores `job` under `unique` on `conn`, typically an open transaction, as
+/// [`Store::insert_unique`] does: the key and the job are written when it commits.
+async fn insert_unique_in(
+    conn: &mut sqlx::SqliteConnection,
+    job: &NewJob<'_>,
+    unique: &UniqueKey,
+) -> Result<Inserted, StoreError> {
+    let now = millis(Utc::now());
+    let taken = sqlx::query(
+        "INSERT INTO zerog_unique (key, uuid, until) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET uuid = excluded.uuid, until = excluded.until
+         WHERE zerog_unique.until <= ?4
+            OR NOT EXISTS (SELECT 1 FROM zerog_jobs j
+                           WHERE j.uuid = zerog_unique.uuid
+                             AND j.status NOT IN ('failed', 'cancelled'))
+         RETURNING uuid",
+    )
+    .bind(unique.key.to_string())
+    .bind(job.record.uuid.to_string())
+    .bind(millis(unique.until))
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_none() {
+        let holder: String = sqlx::query_scalar("SELECT uuid FROM zerog_unique WHERE key = ?1")
+            .bind(unique.key.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(Inserted::Duplicate(admin::parse_uuid(&holder)?));
+    }
+    insert_job(&mut *conn, job, now).await?;
+    Ok(Inserted::New)
+}
+
 /// Applies one fenced write.
 async fn write_one<'e, E>(
     executor: E,
@@ -625,6 +642,35 @@ where
 }
 
 impl SqliteBackend {
+    /// The connection pool, for the caller's own queries and transactions: a
+    /// transaction begun on it may enqueue jobs
+    /// ([`Client::enqueue_in`](crate::client::Client::enqueue_in)).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Stores `job` (under `unique`, if given) on `conn`, a connection of this
+    /// database in the caller's open transaction: it is written when that commits.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped write leaves the transaction to be rolled back by its
+    /// owner.
+    pub(crate) async fn insert_in(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        job: &NewJob<'_>,
+        unique: Option<&UniqueKey>,
+    ) -> Result<Inserted, StoreError> {
+        match unique {
+            Some(unique) => insert_unique_in(conn, job, unique).await,
+            None => {
+                insert_job(conn, job, millis(Utc::now())).await?;
+                Ok(Inserted::New)
+            }
+        }
+    }
+
     /// Takes the oldest due job that fits `request` within `free` units, or only the
     /// job `request.only` if given.
     async fn reserve_one(

@@ -1,0 +1,106 @@
+//! The `embedded` example, run as a user runs it, on a real port: its own `/signup`
+//! route enqueues a job that its worker finishes, zerog's API answers under `/zerog`
+//! and not outside it, and a bad address is refused by the job's schema.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zerog_tests::process::ChildProcess;
+
+/// The example's binary, which `cargo test` builds beside this test's.
+fn example(name: &str) -> PathBuf {
+    let test = std::env::current_exe().expect("the test knows its path");
+    // target/debug/deps/embedded-HASH -> target/debug/examples/NAME
+    let profile = test
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test sits in target/PROFILE/deps");
+    let binary = profile.join("examples").join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: `cargo test -p zerog-examples` builds it",
+        binary.display()
+    );
+    binary
+}
+
+async fn call(request: awc::ClientRequest, body: Option<&Value>) -> (u16, Value) {
+    let response = match body {
+        Some(body) => request.send_json(body).await,
+        None => request.send().await,
+    };
+    let mut response = response.expect("the example answers");
+    let status = response.status().as_u16();
+    let bytes = response.body().await.expect("a body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[actix_web::test]
+async fn a_signup_creates_a_welcome_mail_that_the_worker_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = zerog_tests::sqlite_url(&dir);
+    let (_process, mounted) = ChildProcess::spawn_server(
+        "embedded",
+        &example("embedded"),
+        &[],
+        &[("ZEROG_STORE", &store)],
+    )
+    .await;
+    let base = mounted
+        .strip_suffix("/zerog")
+        .expect("the banner names the mount");
+    let client = awc::Client::new();
+
+    let (status, body) = call(
+        client.post(format!("{base}/signup")),
+        Some(&json!({ "email": "ada@example.com" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let progress = body["progress"].as_str().unwrap().to_owned();
+    assert!(progress.starts_with("/zerog/progress/"), "{progress}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let finished = loop {
+        let (status, body) = call(client.get(format!("{base}{progress}")), None).await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] == "done" {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the welcome mail was never sent: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(finished["resultCode"], 200);
+    let uuid = finished["uuid"].as_str().unwrap();
+    let (status, data) = call(client.get(format!("{base}/zerog/data/{uuid}")), None).await;
+    assert_eq!(status, 200, "{data}");
+    assert_eq!(
+        data["data"],
+        json!({ "to": "ada@example.com", "subject": "Welcome aboard" })
+    );
+
+    // zerog's routes answer only under the mount, and say where they are.
+    let (status, discovery) = call(client.get(format!("{base}/zerog/")), None).await;
+    assert_eq!(status, 200, "{discovery}");
+    assert_eq!(discovery["jobTypes"][0]["post"], "/zerog/job/send_welcome");
+    let (status, _) = call(client.get(format!("{base}/progress/{uuid}")), None).await;
+    assert_eq!(status, 404, "zerog answers outside its mount");
+
+    // The job's schema checks the address, in the app's own route too.
+    let (status, refused) = call(
+        client.post(format!("{base}/signup")),
+        Some(&json!({ "email": "not an address" })),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["details"][0]["path"], "/email");
+    let (_, jobs) = call(client.get(format!("{base}/zerog/jobs?limit=10")), None).await;
+    assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(1), "{jobs}");
+}
