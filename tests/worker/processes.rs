@@ -299,6 +299,56 @@ async fn an_open_server_answers_only_to_its_address_and_the_allowed_hosts() {
 }
 
 #[actix_web::test]
+async fn a_server_with_a_mount_path_serves_the_api_below_it_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_url(&dir);
+    let (_server, base) = ChildProcess::spawn_server(
+        "serve",
+        Path::new(SERVICE),
+        &["serve"],
+        &[("ZEROG_STORE", &store), ("ZEROG_MOUNT_PATH", "/ops/jobs/")],
+    )
+    .await;
+    let root = base
+        .strip_suffix("/ops/jobs")
+        .unwrap_or_else(|| panic!("the banner names the mount: {base}"));
+    let client = awc::Client::new();
+    let get = |url: String| {
+        let request = client.get(url);
+        async move {
+            let mut response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let (status, discovery) = get(format!("{base}/")).await;
+    assert_eq!(status, 200, "{discovery}");
+    assert_eq!(discovery["links"]["jobs"], "/ops/jobs/jobs");
+    let (status, document) = get(format!("{base}/openapi.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(document["servers"][0]["url"], "/ops/jobs");
+    let (status, health) = get(format!("{base}/health")).await;
+    assert_eq!(status, 200, "{health}");
+    // Outside the mount: the JSON 404 of a path that no route serves.
+    let (status, outside) = get(format!("{root}/jobs")).await;
+    assert_eq!(
+        (status, outside["error"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    let refused = std::process::Command::new(SERVICE)
+        .arg("serve")
+        .env("ZEROG_STORE", &store)
+        .env("ZEROG_MOUNT_PATH", "ops/{tenant}")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("is not a mount path"), "{stderr}");
+}
+
+#[actix_web::test]
 async fn a_queue_paused_through_the_api_is_paused_for_a_worker_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_url(&dir);

@@ -27,6 +27,14 @@
 //!     }
 //! }
 //! ```
+//!
+//! A binary gets every role from [`main`]: the API, workers and the scheduler. A
+//! program of its own runs them in its own runtime instead, each a builder over a
+//! shared [`backend::Backend`]: [`worker::Worker`], [`http::Server`] (or
+//! [`http::configure`] inside its own actix-web app, under a prefix of its choosing) and
+//! [`scheduler::Scheduler`], each until a shutdown future of its choosing (such as
+//! [`cli::shutdown_signal`]). Its own code enqueues and follows jobs with the typed
+//! [`Client`].
 
 pub mod backend;
 pub mod cli;
@@ -64,3 +72,10 @@ pub use zerog_derive::Job;
 
 /// The version of `schemars` that job types must derive `JsonSchema` from.
 pub use schemars;
+/// The version of `sqlx` that zerog's SQL stores are built with: a transaction of its
+/// `PgPool` or `SqlitePool` is what
+/// [`Client::enqueue_in`](client::Client::enqueue_in) takes.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use sqlx;
+/// The version of `uuid` that job ids are.
+pub use uuid;

@@ -448,7 +448,7 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// This store as the SQLite backend, if it is one, as
-    /// [`Store::as_postgres`] for PostgreSQL.
+    /// `Store::as_postgres` for PostgreSQL.
     #[cfg(feature = "sqlite")]
     fn as_sqlite(&self) -> Option<&SqliteBackend> {
         None

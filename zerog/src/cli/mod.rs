@@ -14,8 +14,9 @@
 //! stores them at start. Their settings come from flags or from `ZEROG_STORE`,
 //! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
 //! `ZEROG_API_TOKEN` (a bearer token), `ZEROG_PRUNE_AFTER` (delete finished jobs
-//! this old), `ZEROG_BODY_TIMEOUT` (how long a request's body may take) and
-//! `ZEROG_MAX_CONNECTIONS` (the most connections open at once).
+//! this old), `ZEROG_BODY_TIMEOUT` (how long a request's body may take),
+//! `ZEROG_MAX_CONNECTIONS` (the most connections open at once) and `ZEROG_MOUNT_PATH`
+//! (the path the API is served under).
 //!
 //! Durations (`--lease`, `--shutdown-timeout`, `--prune-after`, `--body-timeout` and
 //! their variables)
@@ -166,6 +167,16 @@ struct ServeArgs {
     /// unanswered, until one closes.
     #[arg(long = "max-connections", env = "ZEROG_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
+    /// Serve the API under this path, like `/zerog`, as behind a proxy that forwards
+    /// one (default: the root).
+    #[cfg(feature = "http")]
+    #[arg(long = "mount-path", env = "ZEROG_MOUNT_PATH", value_parser = parse_mount_path)]
+    mount_path: Option<crate::http::MountPath>,
+}
+
+#[cfg(feature = "http")]
+fn parse_mount_path(text: &str) -> Result<crate::http::MountPath, String> {
+    text.parse()
 }
 
 #[derive(Debug, Args, Default)]
@@ -450,8 +461,10 @@ impl ApiServer {
         if let Some(connections) = args.max_connections {
             server = server.max_connections(connections as usize);
         }
-        let server = server.listen(listener)?;
-        print_banner(&format!("http://{address}"), registry);
+        let mount = args.mount_path.clone().unwrap_or_default();
+        let url = format!("http://{address}{}", mount.as_str());
+        let server = server.mount_path(mount).listen(listener)?;
+        print_banner(&url, registry);
         Ok(ApiServer {
             handle: server.handle(),
             task: tokio::spawn(server),

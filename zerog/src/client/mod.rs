@@ -291,8 +291,11 @@ impl Client {
     /// # impl zerog::Run for Mail {
     /// #     async fn run(&mut self, _: &mut JobContext) -> Result<Outcome, JobError> { Ok(Outcome::done(200)) }
     /// # }
-    /// # async fn demo(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
-    /// let client = zerog::Client::connect("postgres://postgres@127.0.0.1/app").await?;
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use zerog::sqlx;
+    ///
+    /// let client = zerog::Client::connect("sqlite://app.db").await?;
+    /// let pool = sqlx::SqlitePool::connect("sqlite://app.db").await?; // the app's own
     /// let mut tx = pool.begin().await?;
     /// sqlx::query("INSERT INTO users (email) VALUES ('ada@example.com')")
     ///     .execute(&mut *tx)

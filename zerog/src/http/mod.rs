@@ -76,6 +76,7 @@ use mount::Mount;
 
 pub use error::ApiError;
 pub use guard::AllowedHosts;
+pub use mount::MountPath;
 pub use routes::openapi_document;
 pub use server::{DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server};
 

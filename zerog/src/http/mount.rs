@@ -72,3 +72,69 @@ impl FromRequest for Mount {
         ready(Ok(Mount::of(request)))
     }
 }
+
+/// A path to serve the API under, for [`Server::mount_path`](super::Server::mount_path)
+/// and `ZEROG_MOUNT_PATH`: `/` followed by segments of letters, digits, `-`, `_`, `.`
+/// and `~`, like `/zerog` or `/ops/jobs`. `""` and `/` are the root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountPath(String);
+
+impl MountPath {
+    /// The prefix, without a trailing `/`: `""` for the root.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for MountPath {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return Ok(MountPath::default());
+        }
+        let plain = |segment: &str| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte))
+        };
+        match trimmed.strip_prefix('/') {
+            Some(rest) if rest.split('/').all(plain) => Ok(MountPath(trimmed.to_owned())),
+            _ => Err(format!(
+                "`{text}` is not a mount path: expected `/` and segments of letters, digits, \
+                 `-`, `_`, `.` and `~`, like `/zerog`"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_paths_are_plain_segments_from_the_root() {
+        let parse = |text: &str| text.parse::<MountPath>().map(|path| path.0);
+        assert_eq!(parse(""), Ok(String::new()));
+        assert_eq!(parse("/"), Ok(String::new()));
+        assert_eq!(parse("/zerog"), Ok("/zerog".to_owned()));
+        assert_eq!(parse("/ops/jobs/"), Ok("/ops/jobs".to_owned()));
+        assert_eq!(parse("/a-b_c.d~e"), Ok("/a-b_c.d~e".to_owned()));
+        for bad in [
+            "zerog",
+            "/a//b",
+            "/a/../b",
+            "/{tenant}",
+            "/a b",
+            "/é",
+            "/a?b=1",
+        ] {
+            let error = parse(bad).unwrap_err();
+            assert!(error.contains(bad), "{error}");
+        }
+    }
+}

@@ -31,11 +31,12 @@ use std::time::Duration;
 
 use actix_http::{Extensions, HttpService};
 use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
-use actix_web::dev::AppConfig;
+use actix_web::dev::{AppConfig, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use tokio::net::TcpStream;
 
 use super::connection::GuardedStream;
-use super::{ApiState, app};
+use super::{ApiError, ApiState, MountPath, configure};
 
 /// The most connections open at once by default, across all threads: well under the
 /// usual limit of 1024 open files, with room left for the store's connections.
@@ -55,6 +56,7 @@ pub struct Server {
     max_connections: usize,
     threads: usize,
     head_timeout: Duration,
+    mount_path: MountPath,
 }
 
 impl Server {
@@ -66,7 +68,17 @@ impl Server {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             head_timeout: DEFAULT_HEAD_TIMEOUT,
+            mount_path: MountPath::default(),
         }
+    }
+
+    /// Serves the API under `path` rather than at the root, as behind a proxy that
+    /// forwards a path of its own: every route answers below it, and whatever names a
+    /// path of the API carries it (see [`configure`]). Any other path is answered 404
+    /// `not_found`.
+    pub fn mount_path(mut self, path: MountPath) -> Self {
+        self.mount_path = path;
+        self
     }
 
     /// Sets the most connections open at once, across all threads (at least 1). A
@@ -111,6 +123,7 @@ impl Server {
         let Server {
             state,
             head_timeout,
+            mount_path,
             ..
         } = self;
         let builder = builder.listen("zerog-http", listener, move || {
@@ -130,7 +143,10 @@ impl Server {
                 .on_connect_ext(|stream: &GuardedStream<TcpStream>, data: &mut Extensions| {
                     data.insert(stream.report());
                 })
-                .h1(map_config(app(state.clone()), |()| AppConfig::default()));
+                .h1(map_config(
+                    mounted(state.clone(), mount_path.clone()),
+                    |()| AppConfig::default(),
+                ));
             fn_service(move |stream: TcpStream| {
                 let peer = stream.peer_addr().ok();
                 std::future::ready(Ok((GuardedStream::new(stream, head_timeout), peer)))
@@ -139,4 +155,27 @@ impl Server {
         })?;
         Ok(builder.run())
     }
+}
+
+/// The app with the API under `path`, and the JSON 404 everywhere else.
+fn mounted(
+    state: ApiState,
+    path: MountPath,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .service(web::scope(path.as_str()).configure(configure(state)))
+        .default_service(web::to(|request: HttpRequest| async move {
+            Err::<HttpResponse, _>(ApiError::NoRoute {
+                method: request.method().to_string(),
+                path: request.path().to_owned(),
+            })
+        }))
 }
