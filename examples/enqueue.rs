@@ -36,7 +36,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => 2,
     };
     let store = std::env::var("ZEROG_STORE").unwrap_or_else(|_| DEFAULT_STORE_URL.to_owned());
-    let client = Client::connect(&store).await?;
+    // ZEROG_STORE, and ZEROG_QUEUE if the queue is apart, as the binary reads them.
+    let client = Client::from_env().await?;
 
     // Validated as a POST of `{"delay": ...}` is: a delay over a day is refused here.
     let uuid = client.enqueue(WasteTime { delay }).await?;

@@ -153,6 +153,26 @@ impl Client {
         Ok(Client::new(Backend::connect(url).await?))
     }
 
+    /// Connects to the store and queue that `ZEROG_STORE` and `ZEROG_QUEUE` name, as
+    /// the binary's roles do: by default, the SQLite file
+    /// [`DEFAULT_STORE_URL`](crate::backend::DEFAULT_STORE_URL), which is also the
+    /// queue.
+    ///
+    /// # Errors
+    ///
+    /// As [`Backend::connect_split`], as [`ClientError::Backend`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Backend::connect_split`].
+    pub async fn from_env() -> Result<Self, ClientError> {
+        let store = std::env::var("ZEROG_STORE")
+            .unwrap_or_else(|_| crate::backend::DEFAULT_STORE_URL.to_owned());
+        let queue = std::env::var("ZEROG_QUEUE").ok();
+        let backend = Backend::connect_split(&store, queue.as_deref()).await?;
+        Ok(Client::new(backend))
+    }
+
     /// Sets how often [`wait`](Self::wait) reads the job's record, between the
     /// wake-ups of this process's own runs (at least 10 ms).
     pub fn wait_poll(mut self, interval: Duration) -> Self {

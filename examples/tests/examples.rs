@@ -1,6 +1,7 @@
-//! The `embedded` example, run as a user runs it, on a real port: its own `/signup`
+//! The examples, run as a user runs them. `embedded`, on a real port: its own `/signup`
 //! route enqueues a job that its worker finishes, zerog's API answers under `/zerog`
-//! and not outside it, and a bad address is refused by the job's schema.
+//! and not outside it, and a bad address is refused by the job's schema. `enqueue`,
+//! beside a `waste_time` worker: it waits for its job and prints the result.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use zerog_tests::process::ChildProcess;
 /// The example's binary, which `cargo test` builds beside this test's.
 fn example(name: &str) -> PathBuf {
     let test = std::env::current_exe().expect("the test knows its path");
-    // target/debug/deps/embedded-HASH -> target/debug/examples/NAME
+    // target/debug/deps/examples-HASH -> target/debug/examples/NAME
     let profile = test
         .parent()
         .and_then(|deps| deps.parent())
@@ -103,4 +104,37 @@ async fn a_signup_creates_a_welcome_mail_that_the_worker_sends() {
     assert_eq!(refused["details"][0]["path"], "/email");
     let (_, jobs) = call(client.get(format!("{base}/zerog/jobs?limit=10")), None).await;
     assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(1), "{jobs}");
+}
+
+#[actix_web::test]
+async fn the_enqueue_program_waits_for_the_job_that_a_worker_elsewhere_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = zerog_tests::sqlite_url(&dir);
+    let _worker = ChildProcess::spawn(
+        "waste_time work",
+        &example("waste_time"),
+        &["work"],
+        &[("ZEROG_STORE", &store)],
+    );
+    let output = std::process::Command::new(example("enqueue"))
+        .arg("1")
+        .env("ZEROG_STORE", &store)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("is done: result code 200"), "{stdout}");
+
+    let refused = std::process::Command::new(example("enqueue"))
+        .arg("100000")
+        .env("ZEROG_STORE", &store)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("`/delay`"), "{stderr}");
 }
