@@ -40,98 +40,61 @@ pub trait Transaction: sealed::Sealed + Send {
     ) -> Result<Inserted, ClientError>;
 }
 
-#[cfg(feature = "postgres")]
-mod postgres {
-    use sqlx::{PgConnection, Postgres};
+/// The impls for one database: its connection, and its transactions through it.
+macro_rules! transactional {
+    ($feature:literal, $module:ident, $connection:ident, $database:ident, $kind:literal, $as_backend:ident) => {
+        #[cfg(feature = $feature)]
+        mod $module {
+            use sqlx::{$connection, $database};
 
-    use super::*;
+            use super::*;
 
-    const KIND: &str = "PostgreSQL";
+            impl sealed::Sealed for $connection {}
+            impl sealed::Sealed for sqlx::Transaction<'_, $database> {}
 
-    async fn insert(
-        conn: &mut PgConnection,
-        store: &dyn Store,
-        job: &NewJob<'_>,
-        unique: Option<&UniqueKey>,
-    ) -> Result<Inserted, ClientError> {
-        let backend = store
-            .as_postgres()
-            .ok_or(ClientError::NotTransactional { transaction: KIND })?;
-        Ok(backend.insert_in(conn, job, unique).await?)
-    }
+            #[async_trait]
+            impl Transaction for $connection {
+                async fn insert_job(
+                    &mut self,
+                    store: &dyn Store,
+                    job: &NewJob<'_>,
+                    unique: Option<&UniqueKey>,
+                ) -> Result<Inserted, ClientError> {
+                    let backend = store
+                        .$as_backend()
+                        .ok_or(ClientError::NotTransactional { transaction: $kind })?;
+                    Ok(backend.insert_in(self, job, unique).await?)
+                }
+            }
 
-    impl sealed::Sealed for PgConnection {}
-    impl sealed::Sealed for sqlx::Transaction<'_, Postgres> {}
-
-    #[async_trait]
-    impl Transaction for PgConnection {
-        async fn insert_job(
-            &mut self,
-            store: &dyn Store,
-            job: &NewJob<'_>,
-            unique: Option<&UniqueKey>,
-        ) -> Result<Inserted, ClientError> {
-            insert(self, store, job, unique).await
+            #[async_trait]
+            impl Transaction for sqlx::Transaction<'_, $database> {
+                async fn insert_job(
+                    &mut self,
+                    store: &dyn Store,
+                    job: &NewJob<'_>,
+                    unique: Option<&UniqueKey>,
+                ) -> Result<Inserted, ClientError> {
+                    (**self).insert_job(store, job, unique).await
+                }
+            }
         }
-    }
-
-    #[async_trait]
-    impl Transaction for sqlx::Transaction<'_, Postgres> {
-        async fn insert_job(
-            &mut self,
-            store: &dyn Store,
-            job: &NewJob<'_>,
-            unique: Option<&UniqueKey>,
-        ) -> Result<Inserted, ClientError> {
-            (**self).insert_job(store, job, unique).await
-        }
-    }
+    };
 }
 
-#[cfg(feature = "sqlite")]
-mod sqlite {
-    use sqlx::{Sqlite, SqliteConnection};
-
-    use super::*;
-
-    const KIND: &str = "SQLite";
-
-    async fn insert(
-        conn: &mut SqliteConnection,
-        store: &dyn Store,
-        job: &NewJob<'_>,
-        unique: Option<&UniqueKey>,
-    ) -> Result<Inserted, ClientError> {
-        let backend = store
-            .as_sqlite()
-            .ok_or(ClientError::NotTransactional { transaction: KIND })?;
-        Ok(backend.insert_in(conn, job, unique).await?)
-    }
-
-    impl sealed::Sealed for SqliteConnection {}
-    impl sealed::Sealed for sqlx::Transaction<'_, Sqlite> {}
-
-    #[async_trait]
-    impl Transaction for SqliteConnection {
-        async fn insert_job(
-            &mut self,
-            store: &dyn Store,
-            job: &NewJob<'_>,
-            unique: Option<&UniqueKey>,
-        ) -> Result<Inserted, ClientError> {
-            insert(self, store, job, unique).await
-        }
-    }
-
-    #[async_trait]
-    impl Transaction for sqlx::Transaction<'_, Sqlite> {
-        async fn insert_job(
-            &mut self,
-            store: &dyn Store,
-            job: &NewJob<'_>,
-            unique: Option<&UniqueKey>,
-        ) -> Result<Inserted, ClientError> {
-            (**self).insert_job(store, job, unique).await
-        }
-    }
-}
+transactional!(
+    "postgres",
+    postgres,
+    PgConnection,
+    Postgres,
+    "PostgreSQL",
+    as_postgres
+);
+transactional!(
+    "sqlite",
+    sqlite,
+    SqliteConnection,
+    Sqlite,
+    "SQLite",
+    as_sqlite
+);
