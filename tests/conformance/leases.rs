@@ -440,3 +440,18 @@ pub async fn idle_workers_wake_on_enqueue(ctx: Ctx) {
     )
     .await;
 }
+
+/// A submit that comes while no worker waits (each is between two waits, reserving)
+/// is kept for the next wait, which returns at once instead of sleeping its timeout.
+pub async fn a_submit_between_two_waits_is_not_lost(ctx: Ctx) {
+    enqueue(&ctx, "a", "alpha", 1).await;
+    let waited = tokio::time::timeout(
+        Duration::from_secs(10),
+        ctx.backend.wait_for_jobs(Duration::from_secs(600)),
+    )
+    .await;
+    assert!(
+        waited.is_ok(),
+        "the wait slept through a job submitted before it"
+    );
+}

@@ -135,6 +135,7 @@ macro_rules! conformance_suite {
             stats_count_by_status_type_and_queue,
             worker_directory_with_heartbeats_and_commands,
             idle_workers_wake_on_enqueue,
+            a_submit_between_two_waits_is_not_lost,
             a_delayed_job_waits_until_its_time,
             a_retried_job_runs_again_with_its_attempts_reset,
             concurrent_fires_of_one_tick_create_one_job,

@@ -152,3 +152,48 @@ async fn a_read_only_database_is_refused_at_connect() {
     assert!(message.contains("read-only transaction"), "{message}");
     isolated.cleanup.await;
 }
+
+/// A burst of jobs into a new table has the backend analyze it, so that the planner
+/// reserves through the index of due jobs rather than sorting them all, without
+/// waiting for autovacuum.
+#[tokio::test]
+async fn a_burst_of_inserts_is_analyzed_without_waiting_for_autovacuum() {
+    let Some((backend, _)) = backend("a_burst_of_inserts_is_analyzed").await else {
+        return;
+    };
+    let store: &dyn Store = &backend;
+    let analyzed = |backend: PostgresBackend| async move {
+        let count: Option<i64> = sqlx::query_scalar(
+            "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables
+             WHERE schemaname = $1 AND relname = 'zerog_jobs'",
+        )
+        .bind(backend.schema())
+        .fetch_optional(backend.pool())
+        .await
+        .unwrap();
+        count.unwrap_or(0)
+    };
+    let before = analyzed(backend.clone()).await;
+    let records: Vec<_> = (0..1200)
+        .map(|_| conformance::record("a", "alpha"))
+        .collect();
+    let jobs: Vec<_> = records
+        .iter()
+        .map(|record| zerog::backend::NewJob {
+            record,
+            cost: 1,
+            run_at: Utc::now(),
+        })
+        .collect();
+    store.insert(&jobs).await.unwrap();
+    zerog_tests::wait_for(
+        "the jobs table to be analyzed after 1,200 inserts",
+        std::time::Duration::from_secs(20),
+        || {
+            let backend = backend.clone();
+            async move { (analyzed(backend).await > before).then_some(()) }
+        },
+    )
+    .await;
+    backend.drop_schema().await.unwrap();
+}

@@ -38,6 +38,14 @@ pub struct Backend {
     paused: Arc<PausedQueues>,
 }
 
+/// Wakes every task waiting on `notify`, and the next one to wait if none is: a
+/// wake-up that comes while a worker is between two waits (reserving, say) is kept
+/// for its next wait instead of lost, at the price of one spare look at the store.
+pub(super) fn wake(notify: &Notify) {
+    notify.notify_waiters();
+    notify.notify_one();
+}
+
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend").finish_non_exhaustive()
@@ -174,7 +182,7 @@ impl Backend {
             })
             .collect();
         self.store.insert(&jobs).await?;
-        self.submitted.notify_waiters();
+        wake(&self.submitted);
         Ok(())
     }
 
@@ -210,7 +218,7 @@ impl Backend {
             };
             let inserted = self.store.insert_unique(&job, &unique).await?;
             if inserted == Inserted::New {
-                self.submitted.notify_waiters();
+                wake(&self.submitted);
             }
             answers.push(inserted);
         }
@@ -372,7 +380,7 @@ impl Backend {
             })
             .collect();
         if due {
-            self.submitted.notify_waiters();
+            wake(&self.submitted);
         }
         self.settled.notify_waiters();
         Ok(answers)
@@ -440,7 +448,7 @@ impl Backend {
     /// call leaves the job retried or as it was.
     pub async fn retry(&self, uuid: Uuid) -> Result<JobRecord, StoreError> {
         let record = loops::retry(&*self.store, uuid).await?;
-        self.submitted.notify_waiters();
+        wake(&self.submitted);
         Ok(record)
     }
 
@@ -455,7 +463,7 @@ impl Backend {
     pub async fn recover_expired(&self, now: DateTime<Utc>) -> Result<Recovered, StoreError> {
         let recovered = loops::recover_expired(&*self.store, now).await?;
         if !recovered.requeued.is_empty() {
-            self.submitted.notify_waiters();
+            wake(&self.submitted);
         }
         Ok(recovered)
     }
@@ -560,7 +568,7 @@ impl Backend {
 
     /// Wakes this process's idle workers: a job was stored that is due now.
     pub(crate) fn notify_submitted(&self) {
-        self.submitted.notify_waiters();
+        wake(&self.submitted);
     }
 
     /// Completes when a job is submitted through this handle (or a clone of it).

@@ -1,16 +1,20 @@
 //! The completer: the ends of a worker's runs, written many at a time.
 //!
-//! A run that ends hands its transition to the completer and waits for the answer.
-//! The completer takes every end that has come in meanwhile and writes them with one
+//! A run that ends hands its transition to the completer and is over: its slot is free
+//! for the next job while the end is written, as River's completer frees it. (The
+//! release of a run at shutdown waits for its answer instead.) The completer takes
+//! every end that has come in meanwhile and writes them with one
 //! call of the store ([`Backend::settle_runs`]: one statement on PostgreSQL, one
 //! transaction on SQLite, one script on Redis). While a write is in flight, the next
 //! ends gather, so under load the batches grow by themselves and an idle worker adds
 //! no delay at all (group commit).
 //!
 //! Fencing holds row by row: an end whose lease is no longer the job's is refused
-//! alone, its run is told, and the rest of the batch is written. A batch the store
-//! fails to take is retried for about a minute; after that its runs are told, and
-//! their jobs, still leased, run again once the leases expire. Nothing is lost.
+//! alone, and logged with its job's uuid (or told to the run that waits for it), and
+//! the rest of the batch is written. A batch the store fails to take is retried for
+//! about a minute; after that it is logged, and its jobs, still leased, run again once
+//! the leases expire. Nothing is lost: until its end is written, a job is its run's,
+//! and a worker that dies with ends unwritten leaves their jobs to lease recovery.
 
 use std::time::Duration;
 
@@ -33,7 +37,9 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 struct Completion {
     lease: Lease,
     transition: Transition,
-    written: oneshot::Sender<Result<(), StoreError>>,
+    /// Where the answer goes; `None` for an end handed over, whose failure the
+    /// completer logs itself.
+    written: Option<oneshot::Sender<Result<(), StoreError>>>,
 }
 
 /// Where runs send their ends. Cloning is cheap; the completer stops once every clone
@@ -70,12 +76,48 @@ impl Completer {
         let completion = Completion {
             lease,
             transition,
-            written,
+            written: Some(written),
         };
         if self.ends.send(completion).await.is_err() {
             return Err(stopped());
         }
         answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Hands over the end of the run holding `lease`, to be written with the ends of
+    /// other runs, and returns without waiting for the write: a refusal or failure is
+    /// logged with the job's uuid, and leaves the job to lease recovery.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before the hand-over, the end is not written and the job
+    /// keeps its lease, to run again once it expires; after it, the end is written.
+    pub(super) async fn hand_over(&self, lease: Lease, transition: Transition) {
+        let uuid = lease.uuid;
+        let completion = Completion {
+            lease,
+            transition,
+            written: None,
+        };
+        if self.ends.send(completion).await.is_err() {
+            tracing::error!(job.uuid = %uuid, "the completer has stopped; the job runs again when its lease expires");
+        }
+    }
+}
+
+/// Gives `outcome` to the run waiting for it, or logs a failure that none waits for.
+fn answer(completion: Completion, outcome: Result<(), StoreError>) {
+    match (completion.written, outcome) {
+        (Some(written), outcome) => {
+            let _ = written.send(outcome);
+        }
+        (None, Ok(())) => {}
+        (None, Err(error @ StoreError::LeaseLost(_))) => {
+            tracing::warn!(job.uuid = %completion.lease.uuid, %error, "the end of a run was refused: the job is another owner's now");
+        }
+        (None, Err(error)) => {
+            tracing::error!(job.uuid = %completion.lease.uuid, %error, "could not record the end of a run; the job runs again when its lease expires");
+        }
     }
 }
 
@@ -120,14 +162,12 @@ async fn write(backend: &Backend, batch: Vec<Completion>) {
     match outcomes {
         Ok(outcomes) => {
             for (completion, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = completion.written.send(outcome);
+                answer(completion, outcome);
             }
         }
         Err(error) => {
             for completion in batch {
-                let _ = completion
-                    .written
-                    .send(Err(StoreError::Backend(error.clone().into())));
+                answer(completion, Err(StoreError::Backend(error.clone().into())));
             }
         }
     }

@@ -90,13 +90,11 @@ pub(super) async fn execute(
         (_, Next::RunAt(_)) => {}
     }
     metrics::observe_run(spec.job_type, started.elapsed(), outcome);
-    if let Err(error) = completer
-        .complete(tracker.lease().clone(), transition)
-        .await
-    {
-        // The job keeps its lease, so it runs again once the lease expires: nothing is lost.
-        tracing::error!(job.uuid = %uuid, %error, "could not record the end of a run");
-    }
+    // The run is over, and its slot free, once its end is handed over: the completer
+    // writes it, or logs why not, and the job keeps its lease until then.
+    completer
+        .hand_over(tracker.lease().clone(), transition)
+        .await;
 }
 
 /// How the watch over a run ended.

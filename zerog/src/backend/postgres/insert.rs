@@ -107,6 +107,7 @@ impl PostgresBackend {
         if row.get::<i64, _>(0) == 0 {
             return Err(StoreError::Duplicate(record.uuid));
         }
+        self.inserted(1);
         Ok(())
     }
 
@@ -163,6 +164,7 @@ impl PostgresBackend {
         .await?;
         if usize::try_from(row.get::<i64, _>(0)).ok() == Some(jobs.len()) {
             tx.commit().await?;
+            self.inserted(jobs.len() as u64);
             return Ok(());
         }
         // Some uuid is taken, by a stored job or twice in the batch: roll back (by

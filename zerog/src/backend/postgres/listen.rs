@@ -34,13 +34,13 @@ async fn listen(options: PgConnectOptions, channel: String, notify: Arc<Notify>)
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
                     // Jobs may have come while nobody listened.
-                    notify.notify_waiters();
+                    crate::backend::handle::wake(&notify);
                     loop {
                         match listener.try_recv().await {
-                            Ok(Some(_)) => notify.notify_waiters(),
+                            Ok(Some(_)) => crate::backend::handle::wake(&notify),
                             // The connection was lost and is back: notifications in
                             // between are gone, so everyone looks.
-                            Ok(None) => notify.notify_waiters(),
+                            Ok(None) => crate::backend::handle::wake(&notify),
                             Err(error) => {
                                 tracing::warn!(%error, "LISTEN connection lost; reconnecting");
                                 break;

@@ -36,6 +36,7 @@
 //! when that transaction commits (River's transactional enqueue).
 
 mod admin;
+mod analyze;
 mod insert;
 mod listen;
 mod reserve;
@@ -104,6 +105,8 @@ struct Inner {
     /// The `NOTIFY` channel of this schema.
     channel: String,
     wakeups: super::wakeups::Wakeups,
+    /// When to analyze the jobs table.
+    freshness: analyze::Freshness,
 }
 
 impl PostgresBackend {
@@ -193,6 +196,7 @@ impl PostgresBackend {
                 channel,
                 schema: schema.to_owned(),
                 pool,
+                freshness: analyze::Freshness::new(),
             }),
         };
         backend.migrate().await?;

@@ -27,10 +27,10 @@ async fn subscribe(client: Client, channel: String, notify: Arc<Notify>) {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
                     // Jobs may have come while nobody listened.
-                    notify.notify_waiters();
+                    crate::backend::handle::wake(&notify);
                     let mut messages = pubsub.on_message();
                     while messages.next().await.is_some() {
-                        notify.notify_waiters();
+                        crate::backend::handle::wake(&notify);
                     }
                     tracing::warn!("Redis wake-up subscription lost; reconnecting");
                 }
