@@ -8,6 +8,7 @@
 //! `UPDATE ... RETURNING` that SQLite serializes.
 
 mod admin;
+mod reserve;
 pub(crate) mod schedules;
 mod workers;
 
@@ -300,24 +301,7 @@ impl Store for SqliteBackend {
     }
 
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
-        let mut taken: Vec<Reservation> = Vec::new();
-        let mut free = request.max_cost;
-        while taken.len() < request.max_jobs && free > 0 {
-            match self.reserve_one(request, free).await {
-                Ok(Some(reservation)) => {
-                    free = free.saturating_sub(reservation.cost);
-                    taken.push(reservation);
-                }
-                Ok(None) => break,
-                // Jobs already taken are the caller's now; the error can wait.
-                Err(_) if !taken.is_empty() => break,
-                Err(error) => return Err(error),
-            }
-            if request.only.is_some() {
-                break;
-            }
-        }
-        Ok(taken)
+        reserve::reserve(self, request).await
     }
 
     async fn get(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {
@@ -670,58 +654,8 @@ impl SqliteBackend {
             }
         }
     }
-
-    /// Takes the oldest due job that fits `request` within `free` units, or only the
-    /// job `request.only` if given.
-    async fn reserve_one(
-        &self,
-        request: &ReserveRequest<'_>,
-        free: u32,
-    ) -> Result<Option<Reservation>, StoreError> {
-        let now = Utc::now();
-        let lease_id = Uuid::new_v4();
-        let started_at = timestamp(now);
-        // One statement: SQLite serializes writers, so two workers (or processes) can
-        // never take the same row.
-        let row = sqlx::query(
-            "UPDATE zerog_jobs
-             SET status = 'running', lease_id = ?1, worker_id = ?2, lease_expires_at = ?3,
-                 run_at = NULL, updated_at = ?4, revision = revision + 1,
-                 record = json_set(record, '$.status', 'running', '$.startedAt', ?5,
-                                   '$.updatedAt', ?5, '$.runAfter', NULL)
-             WHERE seq = (
-                 SELECT c.seq FROM zerog_jobs c
-                 WHERE c.status IN ('queued', 'waiting') AND c.run_at <= ?4 AND c.cost <= ?6
-                   AND c.queue IN (SELECT value FROM json_each(?7))
-                   AND c.job_type IN (SELECT value FROM json_each(?8))
-                   AND (?10 IS NULL OR c.uuid = ?10)
-                   AND (json_extract(?9, '$.' || c.queue) IS NULL
-                        OR (SELECT COUNT(*) FROM zerog_jobs r
-                            WHERE r.queue = c.queue AND r.status = 'running')
-                           < json_extract(?9, '$.' || c.queue))
-                 ORDER BY c.priority, c.run_at, c.seq
-                 LIMIT 1)
-             RETURNING uuid, cost, record",
-        )
-        .bind(lease_id.to_string())
-        .bind(request.worker)
-        .bind(millis(now + request.lease))
-        .bind(millis(now))
-        .bind(started_at)
-        .bind(i64::from(free))
-        .bind(serde_json::to_string(request.queues).expect("strings serialize"))
-        .bind(serde_json::to_string(request.job_types).expect("strings serialize"))
-        .bind(serde_json::to_string(request.queue_limits).expect("a map of counts serializes"))
-        .bind(request.only.map(|uuid| uuid.to_string()))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let uuid = admin::parse_uuid(row.get(0))?;
-        let record = parse_record(uuid, row.get::<&str, _>(2))?;
-        debug_assert_eq!(record.status, Status::Running);
-        Ok(Some(request.reservation(record, lease_id, row.get(1))))
-    }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
