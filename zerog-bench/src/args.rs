@@ -125,6 +125,9 @@ pub struct BenchArgs {
     /// Gap between two enqueues of the latency phase, in milliseconds.
     #[arg(long, default_value_t = 5)]
     pub latency_gap_ms: u64,
+    /// Print the figures as JSON (medians, ratios and every run) instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// Runs per system; each figure reported is the median over them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,

@@ -94,7 +94,12 @@ fn harness(bench: &BenchArgs) -> Result<(), BoxError> {
             }
         }
     }
-    print!("{}", report::render(bench, &zerog, &apalis, &machine));
+    if bench.json {
+        let report = report::render_json(bench, &zerog, &apalis, &machine);
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report::render(bench, &zerog, &apalis, &machine));
+    }
     Ok(())
 }
 

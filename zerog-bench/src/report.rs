@@ -88,6 +88,41 @@ fn batch_note(backend: BackendKind) -> &'static str {
     }
 }
 
+/// The report as JSON: the settings, the machine, and for each metric its median for
+/// each system and their ratio (`null` where a system has no figure).
+pub fn render_json(
+    bench: &BenchArgs,
+    zerog: &[Figures],
+    apalis: &[Figures],
+    machine: &str,
+) -> serde_json::Value {
+    let metrics: Vec<serde_json::Value> = metrics(bench)
+        .iter()
+        .map(|metric| {
+            let ours = median_of(zerog, metric.value);
+            let theirs = median_of(apalis, metric.value);
+            serde_json::json!({
+                "metric": metric.name,
+                "unit": metric.unit,
+                "lowerIsBetter": metric.lower_is_better,
+                "zerog": ours,
+                "apalis": theirs,
+                "ratio": ratio(ours, theirs),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "backend": bench.backend.to_string(),
+        "jobs": bench.jobs,
+        "workers": bench.workers,
+        "batch": bench.batch,
+        "repeat": bench.repeat,
+        "machine": machine,
+        "metrics": metrics,
+        "runs": { "zerog": zerog, "apalis": apalis },
+    })
+}
+
 /// The report: a header with the settings and the machine, and the table of medians
 /// with the ratio zerog/apalis. `zerog` and `apalis` hold one entry per run.
 pub fn render(bench: &BenchArgs, zerog: &[Figures], apalis: &[Figures], machine: &str) -> String {
@@ -186,5 +221,31 @@ mod tests {
         assert!(row("p99").contains(" - "), "{table}");
         assert!(row("peak RSS").contains("20.0"), "{table}");
         assert!(row("peak RSS").contains("1.00"), "{table}");
+    }
+
+    #[test]
+    fn the_json_holds_the_same_medians_and_ratios() {
+        let bench = crate::args::Cli::parse_from(["zerog-bench", "--jobs", "10", "--json"]).bench;
+        assert!(bench.json);
+        let zerog = [figures(1.0), figures(3.0), figures(2.0)];
+        let apalis = [figures(1.0)];
+        let report = render_json(&bench, &zerog, &apalis, "test");
+        let metric = |name: &str| {
+            report["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|metric| metric["metric"].as_str().unwrap().contains(name))
+                .unwrap_or_else(|| panic!("no metric {name} in {report}"))
+                .clone()
+        };
+        let one = metric("one at a time");
+        assert_eq!(
+            (one["zerog"].as_f64(), one["ratio"].as_f64()),
+            (Some(2000.0), Some(2.0))
+        );
+        assert!(metric("p99")["zerog"].is_null(), "{report}");
+        assert_eq!(report["runs"]["zerog"].as_array().map(Vec::len), Some(3));
+        assert_eq!(report["backend"], "sqlite");
     }
 }
