@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 mod cases;
+mod dashboard;
 mod leases;
 mod schedules;
 mod scheduling;
@@ -37,6 +38,7 @@ use zerog_tests::services::Cleanup;
 use zerog_tests::wait_for;
 
 pub(crate) use cases::*;
+pub(crate) use dashboard::*;
 pub(crate) use leases::*;
 pub(crate) use schedules::*;
 pub(crate) use scheduling::*;
@@ -138,6 +140,9 @@ macro_rules! conformance_suite {
             concurrent_fires_of_one_tick_create_one_job,
             a_later_tick_fires_again_and_a_stale_one_does_not,
             schedules_are_stored_paused_and_deleted,
+            listing_filters_by_queue_and_searches_parameters,
+            a_search_that_matches_little_still_finds_every_match,
+            overview_counts_capped_and_finished_per_minute,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {

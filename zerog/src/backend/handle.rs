@@ -17,9 +17,9 @@ use super::pauses::PausedQueues;
 pub use super::pauses::REFRESH as PAUSE_REFRESH;
 use super::url::connect_store;
 use super::{
-    CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, NewJob, Recovered, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, Write,
-    WriteOutcome, loops,
+    CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, Listed, NewJob, Overview, Recovered,
+    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo,
+    Write, WriteOutcome, loops,
 };
 use super::{Inserted, UniqueKey};
 use crate::lifecycle::{self, Next};
@@ -459,13 +459,18 @@ impl Backend {
     pub async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
         let after = query.after_seq()?;
         let limit = query.limit as usize;
-        let mut rows = self.store.list(query, after, limit + 1).await?;
+        let Listed {
+            mut rows,
+            scanned_to,
+        } = self.store.list(query, after, limit + 1).await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
+        // A bounded scan that stopped early continues where it stopped, even on a page
+        // with fewer jobs than asked for.
         let next = if more {
             rows.last().map(|(seq, _)| seq.to_string())
         } else {
-            None
+            scanned_to.map(|seq| seq.to_string())
         };
         Ok(JobPage {
             jobs: rows.into_iter().map(|(_, record)| record).collect(),
@@ -512,6 +517,15 @@ impl Backend {
     /// Cancel safe: it only reads.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         self.store.stats().await
+    }
+
+    /// The dashboard's overview: see [`Store::overview`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        self.store.overview(cap, since).await
     }
 
     /// A round trip to the store.

@@ -26,9 +26,9 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
-    WorkerInfo, Write, WriteOutcome, due_millis, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, Listed, NewJob, Overview, PutSchedule,
+    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey,
+    WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("006_unique.sql")),
     (7, include_str!("007_schedules.sql")),
     (8, include_str!("008_priority.sql")),
+    (9, include_str!("009_by_queue.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -407,7 +408,7 @@ impl Store for SqliteBackend {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    ) -> Result<Listed, StoreError> {
         admin::list(&self.pool, query, after, limit).await
     }
 
@@ -421,6 +422,10 @@ impl Store for SqliteBackend {
 
     async fn stats(&self) -> Result<Stats, StoreError> {
         admin::stats(&self.pool).await
+    }
+
+    async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        admin::overview(&self.pool, cap, since).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
