@@ -1,4 +1,6 @@
-//! `GET /jobs`: jobs newest first, filtered by status and job type, a page at a time;
+//! `GET /jobs`: jobs newest first, filtered by status, job type, queue and parameter
+//! values (`params`, a JSON object the parameters contain: see [`ParamSearch`]), a
+//! page at a time;
 //! and `DELETE /jobs?status=done&olderThan=7d`: retention (m01.remote's `removeJobs`).
 //!
 //! Pages are keyset-paginated: each answer's `next` is the `after` of the next page,
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::monitor::ProgressView;
 use super::{ApiError, ApiState};
-use crate::backend::ListQuery;
+use crate::backend::{ListQuery, ParamSearch};
 use crate::duration;
 use crate::pruner::{FINISHED, cutoff};
 use crate::record::{Status, timestamp};
@@ -41,6 +43,8 @@ pub(super) struct ListParams {
     status: Option<String>,
     #[serde(rename = "jobType")]
     job_type: Option<String>,
+    queue: Option<String>,
+    params: Option<String>,
     limit: Option<String>,
     after: Option<String>,
 }
@@ -106,6 +110,13 @@ pub(super) async fn list(
     let query = ListQuery {
         status: params.status.as_deref().map(parse_status).transpose()?,
         job_type: params.job_type,
+        queue: params.queue,
+        params: params
+            .params
+            .as_deref()
+            .map(ParamSearch::parse)
+            .transpose()
+            .map_err(|error| ApiError::BadSearch(error.to_string()))?,
         limit: params
             .limit
             .as_deref()

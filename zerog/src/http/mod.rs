@@ -29,13 +29,14 @@
 //! `runAfter`) and `monitor` (a job's life), `listing` (`/jobs`), `events` (SSE),
 //! `control` (cancel, retry, workers), `discovery` (`/`),
 //! `hierarchy` (the Spacewalk tree), `schema` and `openapi` (what the API accepts),
-//! `health` and `metrics`. Handlers stay thin: they decode the request, call the
+//! `health` and `metrics`, `stats` (the overview's figures) and `ui` (the dashboard). Handlers stay thin: they decode the request, call the
 //! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
 //!
 //! Around every route: the answer to a request that the transport refused
 //! (`connection`), the request guards (`guard`: no NUL in the path or query, no
 //! cross-origin or form-typed writes, and the `Host` check when [`AllowedHosts`] is
-//! set), a bearer-token check when a token is set (`auth`), and one tracing line per
+//! set), a bearer-token check when a token is set (`auth`), the refusal of writes in a
+//! read-only service (`read_only`), and one tracing line per
 //! request with its method, path, status and duration, never its
 //! query or body.
 
@@ -55,11 +56,14 @@ mod metrics;
 mod monitor;
 mod openapi;
 mod queues;
+mod read_only;
 mod routes;
 mod schedules;
 mod schema;
 mod server;
+mod stats;
 mod submit;
+mod ui;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,6 +107,7 @@ pub struct ApiState {
     token: Option<auth::BearerToken>,
     hosts: Option<AllowedHosts>,
     events_poll_interval: Duration,
+    read_only: bool,
 }
 
 impl ApiState {
@@ -120,6 +125,7 @@ impl ApiState {
             token: None,
             hosts: None,
             events_poll_interval: DEFAULT_EVENTS_POLL_INTERVAL,
+            read_only: false,
         }
     }
 
@@ -169,6 +175,15 @@ impl ApiState {
         self
     }
 
+    /// Makes the service read-only: the dashboard shows no action, and every request
+    /// that could change state (any method but `GET`, `HEAD` and `OPTIONS`) is refused
+    /// with 403 `read_only`, from the dashboard or not. The binary sets it from
+    /// `ZEROG_UI=readonly`.
+    pub fn ui_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
     /// Sets how often `GET /events/{uuid}` reads the job's record.
     pub fn events_poll_interval(mut self, interval: Duration) -> Self {
         self.events_poll_interval = interval.max(Duration::from_millis(10));
@@ -190,6 +205,7 @@ pub fn app(
 > {
     let token = state.token.clone();
     let hosts = state.hosts.clone();
+    let read_only = state.read_only;
     App::new()
         .app_data(web::Data::new(state))
         .app_data(
@@ -205,7 +221,8 @@ pub fn app(
         .wrap_fn(move |request, service| {
             let refused = connection::refusal(&request)
                 .or_else(|| guard::refuse(hosts.as_ref(), &request))
-                .or_else(|| auth::refuse(token.as_ref(), &request));
+                .or_else(|| auth::refuse(token.as_ref(), &request))
+                .or_else(|| read_only::refuse(read_only, &request));
             let response = match refused {
                 None => Ok(service.call(request)),
                 Some(error) => Err(request.into_response(error.error_response())),
