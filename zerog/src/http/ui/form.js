@@ -71,7 +71,8 @@ const SchemaForm = (() => {
   }
 
   function labelOf(name, schema) {
-    return schema.title || name.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2');
+    const words = schema.title || name.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2');
+    return words.charAt(0).toUpperCase() + words.slice(1);
   }
 
   /**
@@ -83,7 +84,9 @@ const SchemaForm = (() => {
     const root = schema;
     const fields = new Map();
     const formErrors = h('div', { class: 'error-text', role: 'alert' });
-    const rootField = objectField(schema, root, '', options && options.title || 'Parameters',
+    // The type's description is shown above the form already.
+    const { description, ...rootSchema } = schema;
+    const rootField = objectField(rootSchema, root, '', options && options.title || 'Parameters',
       options && options.values, fields, true);
     const element = h('div', { class: 'schema-form' }, formErrors, rootField.element);
 

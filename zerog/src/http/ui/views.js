@@ -34,7 +34,7 @@
       return h('li', {}, h('a', { href, 'aria-current': current === path ? 'page' : null }, label));
     }).filter(Boolean));
     const mode = document.getElementById('mode');
-    mode.replaceChildren(
+    mode.replaceChildren(...[
       Api.settings.readOnly ? h('span', { class: 'status' }, 'read-only') : null,
       Api.settings.tokenRequired && Api.token()
         ? h('button', {
@@ -44,7 +44,8 @@
             location.reload();
           },
         }, 'Forget token')
-        : null);
+        : null,
+    ].filter(Boolean));
   }
 
   /** What a view is given: the job types, timers and fetches that end when the view
@@ -83,7 +84,11 @@
 
   // ---- the token prompt ----
 
+  // While the prompt is up, a refused token is answered by the prompt itself.
+  let prompting = false;
+
   function askForToken(message) {
+    prompting = true;
     setTitle('Sign in');
     const input = h('input', { type: 'password', autocomplete: 'current-password', id: 'token', required: true });
     const error = h('p', { class: 'error-text', role: 'alert' }, message || '');
@@ -412,6 +417,7 @@
   let current = null;
 
   async function start() {
+    prompting = false;
     if (current) {
       current.abort();
     }
@@ -451,6 +457,9 @@
   }
 
   Api.onUnauthorized(() => {
+    if (prompting) {
+      return;
+    }
     if (current) {
       current.abort();
       current = null;

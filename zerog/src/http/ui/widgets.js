@@ -42,12 +42,13 @@ const Ui = (() => {
     return `${prefix}-${uniqueCounter}`;
   }
 
-  /** A progress bar of `fraction` (0 to 1), named by `label`. */
+  /** A progress bar of `fraction` (0 to 1), named by `label`; its percentage is
+   * written beside the bar, on the page's own background. */
   function progressBar(fraction, label) {
     const bar = h('div', {
-      class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100',
+      class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100',
       'aria-label': label,
-    }, h('span'), h('b'));
+    }, h('span', { class: 'track' }, h('span', { class: 'fill' })), h('span', { class: 'percent' }));
     setProgress(bar, fraction);
     return bar;
   }
@@ -56,8 +57,8 @@ const Ui = (() => {
     const percent = Math.round(Math.max(0, Math.min(1, Number(fraction) || 0)) * 100);
     bar.setAttribute('aria-valuenow', String(percent));
     bar.setAttribute('aria-valuetext', `${percent}%`);
-    bar.firstChild.style.width = `${percent}%`;
-    bar.lastChild.textContent = `${percent}%`;
+    bar.querySelector('.fill').style.width = `${percent}%`;
+    bar.querySelector('.percent').textContent = `${percent}%`;
   }
 
   function statusBadge(status) {
