@@ -48,7 +48,7 @@ const JobViews = (() => {
     const apply = h('button', { type: 'submit' }, 'Apply filters');
     const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter jobs' },
       labelled('Status', status), labelled('Job type', jobType), labelled('Queue', queue),
-      h('div', {}, labelled('Parameters', search), searchHelp), apply);
+      labelled('Parameters', search), apply);
 
     const selectAll = h('input', { type: 'checkbox', 'aria-label': 'Select every job on this page' });
     const body = h('tbody');
@@ -69,7 +69,7 @@ const JobViews = (() => {
     const nextPage = h('button', { type: 'button', class: 'secondary' }, 'Next page');
     const pageInfo = h('span', { class: 'muted' });
     const pager = h('div', { class: 'actions' }, firstPage, nextPage, pageInfo);
-    view.append(filters, searchError, bulk, table, pager);
+    view.append(filters, searchHelp, searchError, bulk, table, pager);
 
     let cursor = query.get('after') || '';
     let next = null;
