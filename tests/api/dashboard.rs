@@ -317,6 +317,17 @@ async fn stats_count_by_status_and_minute() {
     let queued = call(&app, get("/jobs/stats")).await;
     assert_eq!(queued.json["statuses"]["queued"]["count"], 3);
     assert!(queued.json["oldestDueSeconds"].as_f64().unwrap() >= 0.0);
+    let queues = queued.json["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 1, "{queues:?}");
+    assert_eq!(queues[0]["name"], "counting");
+    assert_eq!(
+        (
+            &queues[0]["due"],
+            &queues[0]["running"],
+            &queues[0]["paused"]
+        ),
+        (&json!(3), &json!(0), &json!(false))
+    );
 
     run_to_the_end(&app, &backend, &jobs).await;
     let stats = call(&app, get("/jobs/stats")).await;
@@ -324,6 +335,11 @@ async fn stats_count_by_status_and_minute() {
     assert_eq!(stats.json["statuses"]["failed"]["count"], 1);
     assert_eq!(stats.json["statuses"]["queued"]["count"], 0);
     assert_eq!(stats.json["oldestDueSeconds"], Value::Null);
+    assert_eq!(
+        stats.json["queues"],
+        json!([]),
+        "no queue has unfinished jobs"
+    );
     let minutes = stats.json["minutes"].as_array().unwrap();
     assert_eq!(minutes.len(), 60);
     let total = |key: &str| {

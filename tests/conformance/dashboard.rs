@@ -171,6 +171,7 @@ pub async fn overview_counts_capped_and_finished_per_minute(ctx: Ctx) {
     assert!(empty.statuses.values().all(|&count| count == 0));
     assert!(empty.finished.is_empty());
     assert_eq!(empty.oldest_due, None);
+    assert!(empty.queues.is_empty());
 
     let first = enqueue(&ctx, "a", "alpha", 1).await;
     for _ in 0..3 {
@@ -216,6 +217,10 @@ pub async fn overview_counts_capped_and_finished_per_minute(ctx: Ctx) {
     }
     let due = overview.oldest_due.expect("one job is due");
     assert!(due <= Utc::now(), "the due job became due in the past");
+    let alpha = &overview.queues["alpha"];
+    assert_eq!((alpha.due, alpha.running, alpha.waiting), (1, 0, 1));
+    assert!(alpha.oldest_due_age.is_some());
+    assert_eq!(overview.queues.len(), 1, "only queues with unfinished jobs");
 
     let capped = ctx.backend.overview(1, since).await.unwrap();
     assert_eq!(capped.statuses[&Status::Done], 1, "counted up to the cap");

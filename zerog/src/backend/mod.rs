@@ -77,6 +77,8 @@ use crate::record::{JobRecord, Status};
 use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 pub use handle::{Backend, PAUSE_REFRESH};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+use model::oldest_due;
 pub use model::{
     CancelOutcome, FinishedCounts, JobPage, ListQuery, Listed, Overview, QueueStats, Recovered,
     RunSignal, Stats, WorkerCommand, WorkerInfo, WorkerState,
@@ -521,8 +523,8 @@ pub trait Store: Send + Sync + 'static {
     async fn stats(&self) -> Result<Stats, StoreError>;
 
     /// The dashboard's overview: jobs by status, each counted up to `cap`; the jobs
-    /// finished `done` and `failed` per minute since `since`; and when the oldest due
-    /// job became due. Its cost does not grow with the number of stored jobs beyond
+    /// finished `done` and `failed` per minute since `since`; each queue's backlog, and
+    /// when the oldest due job became due. Its cost does not grow with the number of stored jobs beyond
     /// `cap` per status and the jobs finished since `since`.
     ///
     /// # Cancel safety

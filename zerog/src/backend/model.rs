@@ -118,6 +118,22 @@ pub struct Overview {
     pub finished: BTreeMap<i64, FinishedCounts>,
     /// When the job that has been due the longest became due, if any is due.
     pub oldest_due: Option<DateTime<Utc>>,
+    /// The backlog of each queue that has unfinished jobs, read from the unfinished
+    /// jobs alone, as [`Stats::queues`] is.
+    pub queues: BTreeMap<String, QueueStats>,
+}
+
+/// When the job due the longest became due, at `now`, from each queue's backlog.
+pub(super) fn oldest_due(
+    queues: &BTreeMap<String, QueueStats>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    queues
+        .values()
+        .filter_map(|queue| queue.oldest_due_age)
+        .max()
+        .and_then(|age| chrono::Duration::from_std(age).ok())
+        .map(|age| now - age)
 }
 
 /// The jobs that finished in one minute.

@@ -5,19 +5,23 @@
 //!   count reached it (the store stopped counting, so there are at least that many);
 //! - the jobs that finished `done` and `failed` in each of the last 60 minutes, oldest
 //!   first, the current minute last;
+//! - each queue with unfinished jobs: its due, running and waiting jobs, whether it is
+//!   paused, and how long its oldest due job has waited;
 //! - how long the job that has been due the longest has waited.
 //!
 //! ```text
 //! GET /jobs/stats
 //! 200 {"statuses": {"queued": {"count": 3, "capped": false}, ...}, "countCap": 10000,
 //!      "minutes": [{"start": "2026-12-01T16:00:00Z", "done": 12, "failed": 1}, ...],
+//!      "queues": [{"name": "emails", "due": 3, "running": 1, "waiting": 0,
+//!                  "paused": false, "oldestDueSeconds": 4.2}],
 //!      "oldestDueSeconds": 4.2, "at": "2026-12-01T16:59:30.120Z"}
 //! ```
 //!
 //! The route is under `/jobs` so that it reserves no new word that a job type might
 //! already be named.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -48,11 +52,31 @@ pub(super) struct JobStats {
     /// The jobs finished in each of the last 60 minutes, oldest first; the last is
     /// the current minute, so far.
     minutes: Vec<Minute>,
+    /// Each queue with unfinished jobs, or paused, by name.
+    queues: Vec<QueueCounts>,
     /// How many seconds the job due the longest has been waiting to start, or null
     /// when none is due.
     oldest_due_seconds: Option<f64>,
     /// When the figures were read (RFC 3339).
     at: String,
+}
+
+/// One queue's backlog.
+#[derive(Debug, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct QueueCounts {
+    /// The queue's name.
+    name: String,
+    /// Jobs queued or waiting whose time has come.
+    due: u64,
+    /// Jobs running now.
+    running: u64,
+    /// Jobs queued or waiting whose time has not come yet.
+    waiting: u64,
+    /// Whether workers are kept from reserving its jobs.
+    paused: bool,
+    /// How many seconds its oldest due job has waited, or null when none is due.
+    oldest_due_seconds: Option<f64>,
 }
 
 /// How many jobs have one status.
@@ -83,7 +107,8 @@ pub(super) async fn stats(
     let now = Utc::now();
     let first = first_minute(now);
     let overview = state.backend.overview(COUNT_CAP, first).await?;
-    Ok(HttpResponse::Ok().json(job_stats(&overview, now)))
+    let paused = state.backend.paused_queues().await?;
+    Ok(HttpResponse::Ok().json(job_stats(&overview, &paused, now)))
 }
 
 /// The start of the oldest minute shown at `now`.
@@ -92,7 +117,7 @@ fn first_minute(now: DateTime<Utc>) -> DateTime<Utc> {
     this_minute - Duration::minutes(MINUTES - 1)
 }
 
-fn job_stats(overview: &Overview, now: DateTime<Utc>) -> JobStats {
+fn job_stats(overview: &Overview, paused: &BTreeSet<String>, now: DateTime<Utc>) -> JobStats {
     let statuses = Status::ALL
         .into_iter()
         .map(|status| {
@@ -117,10 +142,26 @@ fn job_stats(overview: &Overview, now: DateTime<Utc>) -> JobStats {
             }
         })
         .collect();
+    let names: BTreeSet<&String> = overview.queues.keys().chain(paused).collect();
+    let queues = names
+        .into_iter()
+        .map(|name| {
+            let counts = overview.queues.get(name).cloned().unwrap_or_default();
+            QueueCounts {
+                name: name.clone(),
+                due: counts.due,
+                running: counts.running,
+                waiting: counts.waiting,
+                paused: paused.contains(name),
+                oldest_due_seconds: counts.oldest_due_age.map(|age| age.as_secs_f64()),
+            }
+        })
+        .collect();
     JobStats {
         statuses,
         count_cap: COUNT_CAP,
         minutes,
+        queues,
         oldest_due_seconds: overview
             .oldest_due
             .map(|due| ((now - due).num_milliseconds().max(0) as f64) / 1000.0),
@@ -143,6 +184,7 @@ pub(super) fn stats_operation(components: &mut Components, _: &ApiState) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::QueueStats;
 
     #[test]
     fn the_hour_is_sixty_whole_minutes_ending_now() {
@@ -165,7 +207,38 @@ mod tests {
         overview.statuses.insert(Status::Done, COUNT_CAP);
         overview.statuses.insert(Status::Queued, 4);
         overview.oldest_due = Some("2026-12-01T16:59:28Z".parse().unwrap());
-        let stats = job_stats(&overview, now);
+        overview.queues.insert(
+            "emails".into(),
+            QueueStats {
+                due: 2,
+                running: 1,
+                waiting: 0,
+                oldest_due_age: Some(std::time::Duration::from_millis(2500)),
+            },
+        );
+        let paused = BTreeSet::from(["emails".to_owned(), "idle".to_owned()]);
+        let stats = job_stats(&overview, &paused, now);
+        assert_eq!(
+            stats.queues,
+            [
+                QueueCounts {
+                    name: "emails".into(),
+                    due: 2,
+                    running: 1,
+                    waiting: 0,
+                    paused: true,
+                    oldest_due_seconds: Some(2.5),
+                },
+                QueueCounts {
+                    name: "idle".into(),
+                    due: 0,
+                    running: 0,
+                    waiting: 0,
+                    paused: true,
+                    oldest_due_seconds: None,
+                },
+            ]
+        );
         assert_eq!(stats.minutes.len(), 60);
         assert_eq!(
             stats.minutes[0],

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::PostgresBackend;
-use crate::backend::{ListQuery, Overview, QueueStats, Stats, StoreError, Stored};
+use crate::backend::{ListQuery, Overview, QueueStats, Stats, StoreError, Stored, oldest_due};
 use crate::record::{JobRecord, Status};
 
 /// The record in column `index` and the revision after it, which must be the job
@@ -111,6 +111,15 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
             stats.jobs.insert((status, row.try_get(1)?), count);
         }
     }
+    stats.queues = queue_stats(backend).await?;
+    Ok(stats)
+}
+
+/// The backlog of each queue, from the unfinished jobs alone.
+async fn queue_stats(
+    backend: &PostgresBackend,
+) -> Result<BTreeMap<String, QueueStats>, StoreError> {
+    let mut queues = BTreeMap::new();
     let now = Utc::now();
     let rows = sqlx::query(backend.sql(
         "SELECT queue,
@@ -133,9 +142,9 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
             waiting: u64::try_from(row.try_get::<i64, _>(4)?).unwrap_or(0),
             oldest_due_age: oldest.map(|at| (now - at).to_std().unwrap_or(Duration::ZERO)),
         };
-        stats.queues.insert(row.try_get(0)?, queue);
+        queues.insert(row.try_get(0)?, queue);
     }
-    Ok(stats)
+    Ok(queues)
 }
 
 pub(super) async fn overview(
@@ -178,10 +187,7 @@ pub(super) async fn overview(
             _ => counts.failed = count,
         }
     }
-    overview.oldest_due = sqlx::query_scalar(backend.sql(
-        "SELECT min(run_at) FROM {jobs} WHERE status IN ('queued', 'waiting') AND run_at <= now()",
-    ))
-    .fetch_one(&backend.inner.pool)
-    .await?;
+    overview.queues = queue_stats(backend).await?;
+    overview.oldest_due = oldest_due(&overview.queues, Utc::now());
     Ok(overview)
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::backend::{
     FinishedCounts, ListQuery, Listed, Overview, ParamSearch, QueueStats, Stats, StoreError,
-    Stored, Test, WorkerCommand, WorkerInfo,
+    Stored, Test, WorkerCommand, WorkerInfo, oldest_due,
 };
 use crate::record::Status;
 
@@ -136,14 +136,8 @@ pub(super) async fn overview(
             );
         }
     }
-    overview.oldest_due = stats(backend)
-        .await?
-        .queues
-        .values()
-        .filter_map(|queue| queue.oldest_due_age)
-        .max()
-        .and_then(|age| chrono::Duration::from_std(age).ok())
-        .map(|age| now - age);
+    overview.queues = stats(backend).await?.queues;
+    overview.oldest_due = oldest_due(&overview.queues, now);
     Ok(overview)
 }
 

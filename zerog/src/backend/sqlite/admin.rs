@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{millis, parse_record};
 use crate::backend::{
-    ListQuery, Listed, Overview, ParamSearch, QueueStats, Stats, StoreError, Test,
+    ListQuery, Listed, Overview, ParamSearch, QueueStats, Stats, StoreError, Test, oldest_due,
 };
 use crate::record::{JobRecord, Status};
 
@@ -218,6 +218,13 @@ pub(super) async fn stats(pool: &SqlitePool) -> Result<Stats, StoreError> {
             stats.jobs.insert((status, row.get::<String, _>(1)), count);
         }
     }
+    stats.queues = queue_stats(pool).await?;
+    Ok(stats)
+}
+
+/// The backlog of each queue, from the unfinished jobs alone.
+async fn queue_stats(pool: &SqlitePool) -> Result<BTreeMap<String, QueueStats>, StoreError> {
+    let mut queues = BTreeMap::new();
     let now = millis(Utc::now());
     let rows = sqlx::query(
         "SELECT queue,
@@ -241,9 +248,9 @@ pub(super) async fn stats(pool: &SqlitePool) -> Result<Stats, StoreError> {
             oldest_due_age: oldest
                 .map(|at| Duration::from_millis(u64::try_from(now - at).unwrap_or(0))),
         };
-        stats.queues.insert(row.get(0), queue);
+        queues.insert(row.get(0), queue);
     }
-    Ok(stats)
+    Ok(queues)
 }
 
 pub(super) async fn overview(
@@ -283,14 +290,8 @@ pub(super) async fn overview(
             _ => counts.failed = count,
         }
     }
-    let oldest: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(run_at) FROM zerog_jobs
-         WHERE status IN ('queued', 'waiting') AND run_at <= ?1",
-    )
-    .bind(millis(Utc::now()))
-    .fetch_one(pool)
-    .await?;
-    overview.oldest_due = oldest.and_then(DateTime::from_timestamp_millis);
+    overview.queues = queue_stats(pool).await?;
+    overview.oldest_due = oldest_due(&overview.queues, Utc::now());
     Ok(overview)
 }
 

@@ -133,9 +133,7 @@
       h('section', { 'aria-labelledby': 'types-heading' }, h('h2', { id: 'types-heading' }, 'Job types'), types));
 
     async function draw() {
-      const [stats, queues, discovery] = await Promise.all([
-        Api.get('/jobs/stats'), Api.get('/queues'), context.discovery(),
-      ]);
+      const [stats, discovery] = await Promise.all([Api.get('/jobs/stats'), context.discovery()]);
       cards.replaceChildren(...JobViews.STATUSES.map((status) => {
         const { count, capped } = stats.statuses[status];
         const shown = capped ? `≥ ${count.toLocaleString()}` : count.toLocaleString();
@@ -152,10 +150,13 @@
         oldest.append(h('br'), h('span', { class: 'muted' },
           `Counts stop at ${stats.countCap.toLocaleString()}: “≥” marks those that reached it.`));
       }
-      queuesBody.replaceChildren(...queues.queues.map((queue) => h('tr', {},
+      queuesBody.replaceChildren(...stats.queues.map((queue) => h('tr', {},
         h('td', {}, h('a', { href: Api.page(`/jobs?queue=${encodeURIComponent(queue.name)}`) }, queue.name)),
         h('td', { class: 'num' }, queue.due), h('td', { class: 'num' }, queue.running),
         h('td', { class: 'num' }, queue.waiting), h('td', {}, queue.paused ? 'paused' : 'no'))));
+      if (stats.queues.length === 0) {
+        queuesBody.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No queue has unfinished jobs.')));
+      }
       types.replaceChildren(...discovery.jobTypes.map((type) => h('li', {},
         h('strong', {}, type.name), ` (${type.jobType}, queue ${type.queue}): ${type.description} `,
         Api.settings.readOnly ? null : h('a', { href: Api.page(`/submit/${type.jobType}`) }, `Submit ${type.name}`))));
