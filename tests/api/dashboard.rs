@@ -190,6 +190,7 @@ async fn a_read_only_service_refuses_every_write() {
         ),
         delete("/schedules/s"),
         delete("/jobs?olderThan=0s"),
+        delete(&format!("/jobs/{uuid}")),
         TestRequest::put()
             .uri("/schedules/s")
             .insert_header(("Content-Type", "application/json"))
@@ -267,6 +268,44 @@ async fn jobs_filter_by_queue_and_search_by_parameters() {
     )
     .await;
     assert_eq!(uuids(&second), [one]);
+}
+
+#[actix_web::test]
+async fn a_finished_job_is_deleted_by_its_uuid() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&dir).await;
+    let backend = state_backend(&dir).await;
+    let app = api::mount(state).await;
+    let finished = submit(&app, json!({"n": 1})).await;
+    run_to_the_end(&app, &backend, std::slice::from_ref(&finished)).await;
+    let queued = submit(&app, json!({"n": 2})).await;
+
+    let deleted = call(&app, delete(&format!("/jobs/{finished}"))).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(
+        deleted.json,
+        json!({"uuid": finished, "status": "done", "deleted": true})
+    );
+    call(&app, get(&format!("/progress/{finished}")))
+        .await
+        .assert_error(404, "unknown_job");
+    call(&app, delete(&format!("/jobs/{finished}")))
+        .await
+        .assert_error(404, "unknown_job");
+    let refused = call(&app, delete(&format!("/jobs/{queued}"))).await;
+    refused.assert_error(409, "not_finished");
+    assert_eq!(refused.json["status"], "queued");
+    assert_eq!(uuids(&call(&app, get("/jobs")).await), [queued.as_str()]);
+    call(&app, delete("/jobs/not-a-uuid"))
+        .await
+        .assert_error(400, "bad_uuid");
+    call(&app, delete(&format!("/jobs/{queued}?force=true")))
+        .await
+        .assert_error(400, "bad_query");
+    // `stats` is not a uuid: its path answers GET only.
+    call(&app, delete("/jobs/stats"))
+        .await
+        .assert_error(405, "method_not_allowed");
 }
 
 #[actix_web::test]

@@ -85,6 +85,9 @@ impl Store for DownStore {
     ) -> Result<zerog::backend::Listed, StoreError> {
         down()
     }
+    async fn delete_if_finished(&self, _: uuid::Uuid) -> Result<bool, StoreError> {
+        down()
+    }
     async fn delete_finished(
         &self,
         _: &[Status],

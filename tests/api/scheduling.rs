@@ -254,6 +254,12 @@ impl Store for CountingStore {
     ) -> Result<zerog::backend::Listed, zerog::backend::StoreError> {
         self.inner.store().list(query, after, limit).await
     }
+    async fn delete_if_finished(
+        &self,
+        uuid: uuid::Uuid,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.store().delete_if_finished(uuid).await
+    }
     async fn delete_finished(
         &self,
         statuses: &[zerog::Status],

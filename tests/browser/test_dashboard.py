@@ -152,7 +152,7 @@ def test_a_job_is_cancelled_killed_and_retried_from_its_page(page, service):
     expect(page.locator("dl.info")).to_contain_text("failed")
 
 
-def test_many_jobs_are_selected_and_cancelled_from_the_list_and_found_by_parameter(page, service):
+def test_many_jobs_are_selected_cancelled_retried_and_deleted_and_found_by_parameter(page, service):
     jobs = [service.submit("linger", {"ms": 60000 + n, "checkpoint": True}) for n in range(2)]
     other = service.submit("linger", {"ms": 777})
     open_view(page, service, "/ui/jobs?jobType=linger&status=running")
@@ -169,6 +169,32 @@ def test_many_jobs_are_selected_and_cancelled_from_the_list_and_found_by_paramet
     for uuid in jobs:
         service.wait_for_status(uuid, {"cancelled"})
     expect(page.locator("#notice")).to_contain_text("Cancel: 2 done.")
+    # Cancelled, they can be retried together, and once finished, deleted together;
+    # a job that has not finished is refused, and said so.
+    service.wait_for_status(jobs[0], {"cancelled"})
+    open_view(page, service, "/ui/jobs?jobType=linger&status=cancelled")
+    for uuid in jobs:
+        page.get_by_label(f"Select job {uuid}").check()
+    page.get_by_role("button", name="Retry selected").click()
+    confirm(page, "Retry them")
+    expect(page.locator("#notice")).to_contain_text("Retry: 2 done.")
+    for uuid in jobs:
+        service.wait_for_status(uuid, {"running"})
+        service.request("POST", f"/cancel/{uuid}?kill=true")
+        service.wait_for_status(uuid, {"cancelled"})
+    still_running = service.submit("linger", {"ms": 60000})
+    service.wait_for_status(still_running, {"running"})
+    open_view(page, service, "/ui/jobs?jobType=linger")
+    for uuid in [*jobs, still_running]:
+        page.get_by_label(f"Select job {uuid}").check()
+    page.get_by_role("button", name="Delete selected").click()
+    confirm(page, "Delete them")
+    expect(page.locator("#notice")).to_contain_text("Delete: 2 done, 1 refused")
+    expect(page.locator("#notice")).to_contain_text("has not finished")
+    for uuid in jobs:
+        assert service.request("GET", f"/progress/{uuid}")[0] == 404
+    assert service.progress(still_running)["status"] == "running"
+    service.request("POST", f"/cancel/{still_running}?kill=true")
 
     open_view(page, service, "/ui/jobs")
     page.get_by_label("Parameters", exact=True).fill('{"ms": 777}')

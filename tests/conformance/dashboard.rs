@@ -236,3 +236,67 @@ pub async fn overview_counts_capped_and_finished_per_minute(ctx: Ctx) {
         "nothing finished after the start asked for"
     );
 }
+
+pub async fn a_finished_job_is_deleted_alone_and_an_unfinished_one_is_kept(ctx: Ctx) {
+    let ask = Ask::new(&["alpha"], &["a"]);
+    let finished = enqueue(&ctx, "a", "alpha", 1).await;
+    let taken = reserve_within(&ctx, &ask, "the job just enqueued").await;
+    let end = done(taken.record, 200);
+    ctx.backend
+        .settle_run(&taken.lease, &finish(end))
+        .await
+        .unwrap();
+    let running = enqueue(&ctx, "a", "alpha", 1).await;
+    let queued = enqueue(&ctx, "a", "alpha", 1).await;
+    let leased = reserve_within(&ctx, &ask, "the second job").await;
+    assert_eq!(leased.record.uuid, running.uuid);
+    let store = ctx.backend.store();
+    for unfinished in [&queued, &running] {
+        assert!(!store.delete_if_finished(unfinished.uuid).await.unwrap());
+        assert!(ctx.backend.get(unfinished.uuid).await.unwrap().is_some());
+    }
+    assert!(
+        !store
+            .delete_if_finished(record("a", "alpha").uuid)
+            .await
+            .unwrap()
+    );
+    assert!(store.delete_if_finished(finished.uuid).await.unwrap());
+    assert_eq!(ctx.backend.get(finished.uuid).await.unwrap(), None);
+    assert!(
+        !store.delete_if_finished(finished.uuid).await.unwrap(),
+        "once"
+    );
+    let listed = ctx
+        .backend
+        .list(&ListQuery {
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.jobs.len(), 2, "gone from listings");
+    let overview = ctx
+        .backend
+        .overview(100, Utc::now() - chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(overview.statuses[&Status::Done], 0, "and from the counts");
+    // The store's primitive leaves the rest to Backend::delete_job.
+    let kept = ctx.backend.delete_job(queued.uuid).await.unwrap_err();
+    assert!(
+        matches!(
+            kept,
+            zerog::backend::StoreError::NotFinished {
+                status: Status::Queued,
+                ..
+            }
+        ),
+        "{kept}"
+    );
+    let gone = ctx.backend.delete_job(finished.uuid).await.unwrap_err();
+    assert!(
+        matches!(gone, zerog::backend::StoreError::NotFound(_)),
+        "{gone}"
+    );
+}

@@ -143,6 +143,7 @@ macro_rules! conformance_suite {
             listing_filters_by_queue_and_searches_parameters,
             a_search_that_matches_little_still_finds_every_match,
             overview_counts_capped_and_finished_per_minute,
+            a_finished_job_is_deleted_alone_and_an_unfinished_one_is_kept,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {

@@ -172,6 +172,9 @@ impl Store for HangsInHousekeeping {
     ) -> Result<zerog::backend::Listed, StoreError> {
         self.inner.list(query, after, limit).await
     }
+    async fn delete_if_finished(&self, uuid: uuid::Uuid) -> Result<bool, StoreError> {
+        self.inner.delete_if_finished(uuid).await
+    }
     async fn delete_finished(
         &self,
         statuses: &[Status],

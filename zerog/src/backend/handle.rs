@@ -478,6 +478,34 @@ impl Backend {
         })
     }
 
+    /// Deletes the finished job `uuid`, and answers its record as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when there is no such job, and
+    /// [`StoreError::NotFinished`] when it has not finished.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the delete is one step, and the reads around it change nothing.
+    pub async fn delete_job(&self, uuid: Uuid) -> Result<JobRecord, StoreError> {
+        let record = self
+            .store
+            .get(uuid)
+            .await?
+            .ok_or(StoreError::NotFound(uuid))?;
+        if self.store.delete_if_finished(uuid).await? {
+            return Ok(record.record);
+        }
+        match self.store.get(uuid).await? {
+            None => Err(StoreError::NotFound(uuid)),
+            Some(stored) => Err(StoreError::NotFinished {
+                uuid,
+                status: stored.record.status,
+            }),
+        }
+    }
+
     /// Deletes finished jobs with one of `statuses` that finished before
     /// `finished_before`, and counts them for each finished status asked for, zeros
     /// included. Unfinished statuses are ignored.

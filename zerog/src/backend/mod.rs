@@ -146,6 +146,14 @@ pub enum StoreError {
         /// Its status now.
         status: Status,
     },
+    /// The job has not finished, so it cannot be deleted.
+    #[error("job {uuid} is {status}; only finished jobs can be deleted")]
+    NotFinished {
+        /// The job.
+        uuid: Uuid,
+        /// Its status now.
+        status: Status,
+    },
     /// A listing cursor that this backend did not hand out.
     #[error("`{0}` is not a listing cursor")]
     BadCursor(String),
@@ -502,6 +510,15 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Listed, StoreError>;
+
+    /// Deletes the job `uuid` if it has finished (`done`, `failed` or `cancelled`), in
+    /// one step that reads and deletes; whether it did. A job that is not there, or
+    /// has not finished, is left as it is.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one statement or script, which deletes whole or not at all.
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError>;
 
     /// Deletes jobs with one of the finished `statuses` that finished before
     /// `finished_before`, and counts them by status (statuses with none may be left out).

@@ -113,7 +113,7 @@ pub enum ApiError {
         /// The methods the path answers, comma-separated, as the `Allow` header says.
         allow: String,
     },
-    /// The job has no output yet.
+    /// The job has not finished: it has no output yet, and cannot be deleted.
     #[error("job {uuid} has not finished; it is {status}")]
     NotFinished {
         /// The job.
@@ -244,6 +244,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotRetryable { uuid, status } => ApiError::NotRetryable { uuid, status },
             StoreError::BadCursor(cursor) => ApiError::BadCursor(cursor),
+            StoreError::NotFinished { uuid, status } => ApiError::NotFinished { uuid, status },
             error => ApiError::Backend(error),
         }
     }

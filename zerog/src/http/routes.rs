@@ -85,7 +85,7 @@ impl Route {
 
 /// Every flat route. Discovery lists their links in this order, the hierarchy's after
 /// them.
-pub(super) static ROUTES: [Route; 35] = [
+pub(super) static ROUTES: [Route; 36] = [
     Route::new(
         Method::GET,
         "/",
@@ -139,6 +139,12 @@ pub(super) static ROUTES: [Route; 35] = [
         "/jobs",
         || web::route().to(listing::delete),
         Operation::Single(openapi::delete_operation),
+    ),
+    Route::new(
+        Method::DELETE,
+        "/jobs/{uuid}",
+        || web::route().to(listing::delete_one),
+        Operation::Single(listing::delete_one_operation),
     ),
     Route::new(
         Method::GET,

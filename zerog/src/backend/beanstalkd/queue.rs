@@ -345,6 +345,10 @@ impl Store for BeanstalkdQueue {
         self.store.list(query, after, limit).await
     }
 
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        self.store.delete_if_finished(uuid).await
+    }
+
     async fn delete_finished(
         &self,
         statuses: &[Status],

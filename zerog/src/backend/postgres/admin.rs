@@ -71,6 +71,20 @@ pub(super) async fn list(
         .collect()
 }
 
+pub(super) async fn delete_if_finished(
+    backend: &PostgresBackend,
+    uuid: Uuid,
+) -> Result<bool, StoreError> {
+    let deleted =
+        sqlx::query(backend.sql(
+            "DELETE FROM {jobs} WHERE uuid = $1 AND status IN ('done', 'failed', 'cancelled')",
+        ))
+        .bind(uuid)
+        .execute(&backend.inner.pool)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
 pub(super) async fn delete_finished(
     backend: &PostgresBackend,
     statuses: &[Status],

@@ -560,6 +560,10 @@ impl Store for PostgresBackend {
             .map(Listed::from)
     }
 
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        admin::delete_if_finished(self, uuid).await
+    }
+
     async fn delete_finished(
         &self,
         statuses: &[Status],

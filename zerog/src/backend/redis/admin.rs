@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ::redis::AsyncCommands;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{Loaded, RedisBackend, decode, millis, parse_uuid, redis_error};
 use serde_json::{Value, json};
@@ -139,6 +140,22 @@ pub(super) async fn overview(
     overview.queues = stats(backend).await?.queues;
     overview.oldest_due = oldest_due(&overview.queues, now);
     Ok(overview)
+}
+
+pub(super) async fn delete_if_finished(
+    backend: &RedisBackend,
+    uuid: Uuid,
+) -> Result<bool, StoreError> {
+    let deleted: u8 = backend
+        .scripts
+        .admin
+        .arg(&backend.prefix)
+        .arg("delete_one")
+        .arg(uuid.to_string())
+        .invoke_async(&mut backend.conn.clone())
+        .await
+        .map_err(redis_error)?;
+    Ok(deleted == 1)
 }
 
 pub(super) async fn delete_finished(

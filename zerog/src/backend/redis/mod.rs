@@ -481,6 +481,10 @@ impl Store for RedisBackend {
         admin::list(self, query, after, limit).await
     }
 
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        admin::delete_if_finished(self, uuid).await
+    }
+
     async fn delete_finished(
         &self,
         statuses: &[Status],

@@ -182,6 +182,16 @@ fn json_path(keys: &[String]) -> String {
     path
 }
 
+pub(super) async fn delete_if_finished(pool: &SqlitePool, uuid: Uuid) -> Result<bool, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM zerog_jobs WHERE uuid = ?1 AND status IN ('done', 'failed', 'cancelled')",
+    )
+    .bind(uuid.to_string())
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
 pub(super) async fn delete_finished(
     pool: &SqlitePool,
     statuses: &[Status],

@@ -412,6 +412,10 @@ impl Store for SqliteBackend {
         admin::list(&self.pool, query, after, limit).await
     }
 
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        admin::delete_if_finished(&self.pool, uuid).await
+    }
+
     async fn delete_finished(
         &self,
         statuses: &[Status],

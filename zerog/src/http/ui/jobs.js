@@ -63,8 +63,9 @@ const JobViews = (() => {
       body);
     const cancelSelected = h('button', { type: 'button', class: 'secondary' }, 'Cancel selected');
     const retrySelected = h('button', { type: 'button', class: 'secondary' }, 'Retry selected');
+    const deleteSelected = h('button', { type: 'button', class: 'danger' }, 'Delete selected');
     const bulk = Api.settings.readOnly ? null : h('div', { class: 'actions', role: 'group', 'aria-label': 'Selected jobs' },
-      cancelSelected, retrySelected, h('span', { class: 'muted', id: 'selected-count' }, 'No job selected'));
+      cancelSelected, retrySelected, deleteSelected, h('span', { class: 'muted', id: 'selected-count' }, 'No job selected'));
     const firstPage = h('button', { type: 'button', class: 'secondary' }, 'First page');
     const nextPage = h('button', { type: 'button', class: 'secondary' }, 'Next page');
     const pageInfo = h('span', { class: 'muted' });
@@ -247,6 +248,8 @@ const JobViews = (() => {
       (job) => Api.post(`/cancel/${job.uuid}`)).catch(context.fail));
     retrySelected.addEventListener('click', () => each(selected(), 'Retry',
       (job) => Api.post(`/retry/${job.uuid}`)).catch(context.fail));
+    deleteSelected.addEventListener('click', () => each(selected(), 'Delete',
+      (job) => Api.del(`/jobs/${job.uuid}`)).catch(context.fail));
 
     await load();
     context.every(REFRESH_MS, refresh);

@@ -60,6 +60,20 @@ local function passes(uuid, job_type, queue, conditions)
     return true
 end
 
+-- Removes the finished job `uuid`, whose status is `status`, from every index.
+local function remove_finished(uuid, status)
+    local key = job_key(uuid)
+    local job_type = redis.call('HGET', key, 'type')
+    redis.call('ZREM', P .. ':finished:' .. status, uuid)
+    redis.call('ZREM', P .. ':status:' .. status, uuid)
+    redis.call('ZREM', P .. ':all', uuid)
+    if job_type then
+        redis.call('ZREM', P .. ':type:' .. job_type, uuid)
+        redis.call('HINCRBY', P .. ':counts', status .. '\t' .. job_type, -1)
+    end
+    redis.call('DEL', key)
+end
+
 if op == 'list' then
     -- ARGV: prefix, 'list', index zset, job type or '', queue or '', search conditions
     -- (JSON) or '', cursor or '', how many, most index entries to look at.
@@ -103,6 +117,16 @@ if op == 'list' then
         end
     end
     return out
+elseif op == 'delete_one' then
+    -- ARGV: prefix, 'delete_one', uuid. Deletes the job if it has finished; returns 1
+    -- if it did, else 0.
+    local uuid = ARGV[3]
+    local status = redis.call('HGET', job_key(uuid), 'status')
+    if status == 'done' or status == 'failed' or status == 'cancelled' then
+        remove_finished(uuid, status)
+        return 1
+    end
+    return 0
 elseif op == 'delete' then
     -- ARGV: prefix, 'delete', finished before (ms), most to delete, statuses...
     -- Returns the count per status, in the order given.
@@ -113,16 +137,7 @@ elseif op == 'delete' then
         local uuids = redis.call('ZRANGEBYSCORE', P .. ':finished:' .. status, '-inf', '(' .. before,
             'LIMIT', 0, budget)
         for _, uuid in ipairs(uuids) do
-            local key = job_key(uuid)
-            local job_type = redis.call('HGET', key, 'type')
-            redis.call('ZREM', P .. ':finished:' .. status, uuid)
-            redis.call('ZREM', P .. ':status:' .. status, uuid)
-            redis.call('ZREM', P .. ':all', uuid)
-            if job_type then
-                redis.call('ZREM', P .. ':type:' .. job_type, uuid)
-                redis.call('HINCRBY', P .. ':counts', status .. '\t' .. job_type, -1)
-            end
-            redis.call('DEL', key)
+            remove_finished(uuid, status)
         end
         budget = budget - #uuids
         table.insert(counts, #uuids)
