@@ -162,3 +162,80 @@ def screenshots():
     directory = Path(os.environ.get("ZEROG_UI_SCREENSHOTS", "target/ui-screenshots"))
     directory.mkdir(parents=True, exist_ok=True)
     return directory
+
+
+class PrefixProxy:
+    """Serves `service` under `/zerog`, as an app that mounts the API in a scope of
+    its own would be seen from the browser: a request for `/zerog/x` is passed on as
+    `/x`, answers (event streams too) are passed back as they arrive, and every path
+    asked is recorded."""
+
+    PREFIX = "/zerog"
+
+    def __init__(self, service):
+        import http.server
+        import threading
+
+        self.paths = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def relay(self):
+                proxy.paths.append(self.path)
+                if not self.path.startswith(PrefixProxy.PREFIX + "/"):
+                    self.send_error(404, "outside the mount")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection", "content-length")}
+                # The service checks that writes come from its own origin and host,
+                # which behind this proxy are the proxy's: it speaks for them, as a
+                # front server that mounts the API would be configured to.
+                if "Origin" in headers:
+                    headers["Origin"] = service.base
+                request = urllib.request.Request(
+                    service.base + self.path[len(PrefixProxy.PREFIX):], data=body,
+                    headers=headers, method=self.command)
+                try:
+                    answer = urllib.request.urlopen(request, timeout=60)
+                except urllib.error.HTTPError as error:
+                    answer = error
+                self.send_response(answer.status)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while True:
+                    chunk = answer.read1(65536) if hasattr(answer, "read1") else answer.read(65536)
+                    if not chunk:
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}{self.PREFIX}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def mounted(service):
+    proxy = PrefixProxy(service)
+    yield proxy
+    proxy.stop()

@@ -358,3 +358,21 @@ def test_everything_works_from_the_keyboard(page, service):
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")
     service.wait_for_status(lingering, {"cancelled", "done"})
+
+
+def test_under_a_mount_prefix_every_request_stays_under_it(page, service, mounted):
+    page.goto(mounted.base + "/ui/submit/waste_time")
+    expect(page.locator("#title")).to_have_text("Submit Waste time")
+    page.get_by_label("Delay", exact=True).fill("1")
+    page.get_by_role("button", name="Submit Waste time").click()
+    page.wait_for_url(re.compile(r"/zerog/ui/jobs/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute("aria-valuenow", "100")
+    page.get_by_role("link", name="Jobs").click()
+    page.wait_for_url(re.compile(r"/zerog/ui/jobs$"))
+    expect(page.locator("tbody tr[data-uuid]").first).to_be_visible()
+    page.get_by_role("link", name="Overview").click()
+    expect(page.locator("#title")).to_have_text("Overview")
+    outside = [path for path in mounted.paths if not path.startswith("/zerog/")]
+    assert not outside, f"the page asked for paths outside its mount: {outside}"
+    assert any(path.startswith("/zerog/events/") for path in mounted.paths)
+    assert any(path.startswith("/zerog/job/waste_time") for path in mounted.paths)
