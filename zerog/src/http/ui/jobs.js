@@ -299,8 +299,14 @@ const JobViews = (() => {
       ];
       details.replaceChildren(...entries.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value ?? '–')]));
       Ui.setProgress(bar, info.completeness);
-      drawActions();
+      // Redrawn only when they change, so that progress never takes the focus away
+      // from a button.
+      if (info.status !== actionsFor) {
+        actionsFor = info.status;
+        drawActions();
+      }
     }
+    let actionsFor = null;
 
     function drawActions() {
       actions.replaceChildren();
