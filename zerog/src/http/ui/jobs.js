@@ -360,7 +360,7 @@ const JobViews = (() => {
     async function drawData() {
       try {
         const answer = await Api.get(`/data/${uuid}`);
-        data.replaceChildren(h('pre', { tabindex: '0', 'aria-label': 'Data' }, JSON.stringify(answer.data, null, 2)));
+        data.replaceChildren(h('pre', { tabindex: '0', role: 'region', 'aria-label': 'The job\u2019s data' }, JSON.stringify(answer.data, null, 2)));
       } catch (error) {
         if (error instanceof Api.ApiError && error.status === 409) {
           data.replaceChildren(h('p', { class: 'muted' }, `No data yet: the job is ${error.body.status || 'not finished'}.`));

@@ -117,7 +117,7 @@
 
   async function overview(context) {
     setTitle('Overview');
-    const cards = h('div', { class: 'cards', role: 'list', 'aria-label': 'Jobs by status' });
+    const cards = h('ul', { class: 'cards', 'aria-label': 'Jobs by status' });
     const chart = h('div');
     const oldest = h('p');
     const queuesBody = h('tbody');
@@ -136,11 +136,10 @@
       const [stats, discovery] = await Promise.all([Api.get('/jobs/stats'), context.discovery()]);
       cards.replaceChildren(...JobViews.STATUSES.map((status) => {
         const { count, capped } = stats.statuses[status];
-        const shown = capped ? `≥ ${count.toLocaleString()}` : count.toLocaleString();
-        return h('a', {
-          class: 'card', role: 'listitem', href: Api.page(`/jobs?status=${status}`),
-          'aria-label': `${status}: ${capped ? 'at least ' : ''}${count} jobs`,
-        }, h('div', { class: 'value' }, shown), h('div', { class: 'label' }, status));
+        const shown = capped ? `≥ ${count.toLocaleString('en-US')}` : count.toLocaleString('en-US');
+        return h('li', {}, h('a', {
+          class: 'card', href: Api.page(`/jobs?status=${status}`),
+        }, h('span', { class: 'value' }, shown), ' ', h('span', { class: 'label' }, status)));
       }));
       chart.replaceChildren(Ui.throughputChart(stats.minutes));
       oldest.textContent = stats.oldestDueSeconds === null
