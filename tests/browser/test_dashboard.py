@@ -378,3 +378,33 @@ def test_under_a_mount_prefix_every_request_stays_under_it(page, service, mounte
     assert not outside, f"the page asked for paths outside its mount: {outside}"
     assert any(path.startswith("/zerog/events/") for path in mounted.paths)
     assert any(path.startswith("/zerog/job/waste_time") for path in mounted.paths)
+
+
+def test_a_worker_is_drained_from_its_row(page):
+    from conftest import Service
+
+    # A service of its own: once drained, its worker takes no more jobs.
+    drained = Service("drained", {})
+    try:
+        status, answer = drained.request("GET", "/workers")
+        for _ in range(100):
+            if answer["workers"]:
+                break
+            page.wait_for_timeout(100)
+            status, answer = drained.request("GET", "/workers")
+        worker = answer["workers"][0]["id"]
+        open_view(page, drained, "/ui/workers")
+        row = page.locator("tbody tr", has_text=worker)
+        expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "0")
+        expect(row).to_contain_text("polling")
+        # The list redraws itself every few seconds, and the focus stays put.
+        drain = row.get_by_role("button", name=f"Drain {worker}")
+        drain.focus()
+        page.wait_for_timeout(3500)
+        expect(drain).to_be_focused()
+        page.keyboard.press("Enter")
+        confirm(page, "Drain")
+        expect(row).to_contain_text("draining")
+        assert drained.request("GET", "/workers")[1]["workers"][0]["state"] == "draining"
+    finally:
+        drained.stop()

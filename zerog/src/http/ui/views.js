@@ -48,6 +48,27 @@
     ].filter(Boolean));
   }
 
+  /** What names the focused control of the view, so that a redraw can give the focus
+   * back to the control that replaced it. */
+  function focusKey() {
+    const active = document.activeElement;
+    if (!active || active === document.body || !view.contains(active)) {
+      return null;
+    }
+    return { tag: active.tagName, name: active.getAttribute('aria-label') || active.textContent };
+  }
+
+  function restoreFocus(key) {
+    if (!key || view.contains(document.activeElement)) {
+      return;
+    }
+    const same = [...view.querySelectorAll(key.tag)].find((element) =>
+      (element.getAttribute('aria-label') || element.textContent) === key.name);
+    if (same) {
+      same.focus();
+    }
+  }
+
   /** What a view is given: the job types, timers and fetches that end when the view
    * is left, and how to report a failure. */
   function makeContext() {
@@ -67,10 +88,12 @@
             return;
           }
           busy = true;
+          const focused = focusKey();
           try {
             await task();
           } finally {
             busy = false;
+            restoreFocus(focused);
           }
         }, ms);
         controller.signal.addEventListener('abort', () => clearInterval(timer));
