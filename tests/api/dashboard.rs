@@ -1,6 +1,6 @@
 //! What the dashboard stands on: its pages at every view's path, open without the
 //! token while the API stays guarded, the read-only service, `GET /jobs/stats`, and
-//! the `queue` and `params` filters of `GET /jobs`, with every error row.
+//! the `queue` and `search` filters of `GET /jobs`, with every error row.
 
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ fn uuids(answer: &api::Answer) -> Vec<String> {
         .collect()
 }
 
-/// `GET /jobs?params=` with `params` percent-encoded.
+/// `GET /jobs?search=` with the search percent-encoded.
 fn search(params: &str) -> String {
     let encoded: String = params
         .bytes()
@@ -83,7 +83,7 @@ fn search(params: &str) -> String {
             }
         })
         .collect();
-    format!("/jobs?params={encoded}")
+    format!("/jobs?search={encoded}")
 }
 
 fn with_token(request: TestRequest) -> TestRequest {

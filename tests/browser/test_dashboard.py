@@ -82,10 +82,10 @@ def test_the_form_draws_every_kind_of_field(page, service):
     page.wait_for_url(UUID)
     uuid = UUID.search(page.url).group(1)
     expect(page.locator("#job-data")).to_contain_text('"printed": 2')
-    status, info = service.request("GET", f"/jobs?params=%7B%22title%22%3A%22Autumn%22%7D")
+    status, info = service.request("GET", f"/jobs?search=%7B%22title%22%3A%22Autumn%22%7D")
     assert status == 200 and [job["uuid"] for job in info["jobs"]] == [uuid]
     status, found = service.request(
-        "GET", "/jobs?params=%7B%22tags%22%3A%5B%22new%22%5D%2C%22paper%22%3A%22letter%22%2C%22bound%22%3Atrue%7D")
+        "GET", "/jobs?search=%7B%22tags%22%3A%5B%22new%22%5D%2C%22paper%22%3A%22letter%22%2C%22bound%22%3Atrue%7D")
     assert [job["uuid"] for job in found["jobs"]] == [uuid], found
 
 
@@ -201,10 +201,10 @@ def test_many_jobs_are_selected_cancelled_retried_and_deleted_and_found_by_param
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("tbody tr[data-uuid]")).to_have_count(1)
     expect(page.locator(f'tr[data-uuid="{other}"]')).to_be_visible()
-    assert "params=" in page.url, "the search is in the address, to bookmark"
+    assert "search=" in page.url, "the search is in the address, to bookmark"
     page.get_by_label("Parameters", exact=True).fill('{"ms": [')
     page.get_by_role("button", name="Apply filters").click()
-    expect(page.get_by_role("alert").filter(has_text="not a search")).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="not a parameter search")).to_be_visible()
 
 
 def test_queues_pause_and_resume_and_schedules_are_added_paused_and_removed(page, service):

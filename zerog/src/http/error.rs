@@ -176,8 +176,8 @@ pub enum ApiError {
     /// An `after` that no listing handed out.
     #[error("`{0}` is not a listing cursor: pass the `next` of the previous page")]
     BadCursor(String),
-    /// A parameter search (`GET /jobs?params=`) that is not one.
-    #[error("`params` is not a search: {0}")]
+    /// A parameter search (`GET /jobs?search=`) that is not one.
+    #[error("`search` is not a parameter search: {0}")]
     BadSearch(String),
     /// The service is read-only (`ZEROG_UI=readonly`): it changes nothing over HTTP.
     #[error("this service is read-only: it answers reads only, and {0} changes state")]

@@ -1,5 +1,5 @@
 //! `GET /jobs`: jobs newest first, filtered by status, job type, queue and parameter
-//! values (`params`, a JSON object the parameters contain: see [`ParamSearch`]), a
+//! values (`search`, a JSON object the parameters contain: see [`ParamSearch`]), a
 //! page at a time; `DELETE /jobs/{uuid}`: one finished job;
 //! and `DELETE /jobs?status=done&olderThan=7d`: retention (m01.remote's `removeJobs`).
 //!
@@ -48,7 +48,7 @@ pub(super) struct ListParams {
     #[serde(rename = "jobType")]
     job_type: Option<String>,
     queue: Option<String>,
-    params: Option<String>,
+    search: Option<String>,
     limit: Option<String>,
     after: Option<String>,
 }
@@ -116,7 +116,7 @@ pub(super) async fn list(
         job_type: params.job_type,
         queue: params.queue,
         params: params
-            .params
+            .search
             .as_deref()
             .map(ParamSearch::parse)
             .transpose()

@@ -443,7 +443,7 @@ pub(super) fn list_operation(components: &mut Components, _: &ApiState) -> Value
             { "name": "jobType", "in": "query", "description": "Only jobs of this type.", "schema": { "type": "string" } },
             { "name": "queue", "in": "query", "description": "Only jobs of this queue.", "schema": { "type": "string" } },
             {
-                "name": "params", "in": "query",
+                "name": "search", "in": "query",
                 "description": "Only jobs whose parameters contain this JSON object, as PostgreSQL's `@>` means it: \
                     `{\"delay\":5}` finds jobs whose `delay` is 5, `{\"tags\":[\"a\"]}` those whose `tags` hold \
                     \"a\"; nested objects are searched inside. A search that matches few jobs may answer a page with \

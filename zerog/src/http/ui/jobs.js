@@ -38,7 +38,7 @@ const JobViews = (() => {
     const jobType = select(discovery.jobTypes.map((type) => type.jobType), query.get('jobType'), 'any type');
     const queue = select(queues.queues.map((entry) => entry.name), query.get('queue'), 'any queue');
     const search = h('input', {
-      type: 'text', value: query.get('params') || '', placeholder: '{"delay": 5}', size: 28,
+      type: 'text', value: query.get('search') || '', placeholder: '{"delay": 5}', size: 28,
       class: 'mono',
     });
     const searchHelp = h('p', { class: 'help muted', id: Ui.uniqueId('search-help') },
@@ -82,7 +82,7 @@ const JobViews = (() => {
       if (status.value) out.set('status', status.value);
       if (jobType.value) out.set('jobType', jobType.value);
       if (queue.value) out.set('queue', queue.value);
-      if (search.value.trim()) out.set('params', search.value.trim());
+      if (search.value.trim()) out.set('search', search.value.trim());
       return out;
     }
 
