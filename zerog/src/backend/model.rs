@@ -124,6 +124,7 @@ pub struct Overview {
 }
 
 /// When the job due the longest became due, at `now`, from each queue's backlog.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub(super) fn oldest_due(
     queues: &BTreeMap<String, QueueStats>,
     now: DateTime<Utc>,
