@@ -9,6 +9,7 @@ mod prime_sieve;
 mod waste_time;
 
 mod browsers;
+mod dashboard;
 mod discovery;
 mod events;
 mod head;

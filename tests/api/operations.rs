@@ -17,7 +17,7 @@ use zerog::backend::{
 };
 use zerog::http::ApiState;
 use zerog::metrics::{RunOutcome, observe_run};
-use zerog::{JobRecord, Registry, Status};
+use zerog::{Registry, Status};
 use zerog_tests::api::{self, TestApp, call, get, post_json};
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{DEADLINE, sqlite_url, wait_for};
@@ -82,7 +82,10 @@ impl Store for DownStore {
         _: &ListQuery,
         _: Option<u64>,
         _: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    ) -> Result<zerog::backend::Listed, StoreError> {
+        down()
+    }
+    async fn delete_if_finished(&self, _: uuid::Uuid) -> Result<bool, StoreError> {
         down()
     }
     async fn delete_finished(
@@ -93,6 +96,13 @@ impl Store for DownStore {
         down()
     }
     async fn stats(&self) -> Result<Stats, StoreError> {
+        down()
+    }
+    async fn overview(
+        &self,
+        _: u64,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<zerog::backend::Overview, StoreError> {
         down()
     }
     async fn heartbeat_worker(

@@ -251,8 +251,14 @@ impl Store for CountingStore {
         query: &zerog::backend::ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, zerog::backend::StoreError> {
+    ) -> Result<zerog::backend::Listed, zerog::backend::StoreError> {
         self.inner.store().list(query, after, limit).await
+    }
+    async fn delete_if_finished(
+        &self,
+        uuid: uuid::Uuid,
+    ) -> Result<bool, zerog::backend::StoreError> {
+        self.inner.store().delete_if_finished(uuid).await
     }
     async fn delete_finished(
         &self,
@@ -266,6 +272,13 @@ impl Store for CountingStore {
     }
     async fn stats(&self) -> Result<zerog::backend::Stats, zerog::backend::StoreError> {
         self.inner.store().stats().await
+    }
+    async fn overview(
+        &self,
+        cap: u64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<zerog::backend::Overview, zerog::backend::StoreError> {
+        self.inner.store().overview(cap, since).await
     }
     async fn ping(&self) -> Result<(), zerog::backend::StoreError> {
         self.inner.store().ping().await

@@ -82,3 +82,82 @@ impl zerog::Run for Linger {
         Ok(Outcome::done_with(200, ctx.attempt()))
     }
 }
+
+/// Prints a catalog: a job whose parameters hold every kind of field that the
+/// dashboard's form draws, for the browser tests.
+#[derive(Job, Serialize, Deserialize, JsonSchema)]
+#[job(type = "catalog")]
+pub struct Catalog {
+    /// The catalog's title, printed on its cover.
+    #[schemars(length(min = 1, max = 60))]
+    pub title: String,
+    /// How many copies to print.
+    #[serde(default = "one_copy")]
+    #[schemars(range(min = 1, max = 10))]
+    pub copies: u32,
+    /// How much to enlarge each page.
+    #[serde(default = "unscaled")]
+    #[schemars(range(min = 0.5, max = 2.0))]
+    pub scale: f64,
+    /// Whether the copies are bound.
+    #[serde(default)]
+    pub bound: bool,
+    /// The paper size.
+    #[serde(default)]
+    pub paper: Paper,
+    /// Labels for the shelf.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Where the copies go.
+    pub address: Address,
+    /// A note for the printer, if any.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Pages printed so far: the job's own state, never asked for.
+    #[schemars(skip)]
+    #[serde(default)]
+    pub printed: u32,
+}
+
+/// A paper size.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Paper {
+    /// 210 × 297 mm.
+    #[default]
+    A4,
+    /// 8.5 × 11 in.
+    Letter,
+}
+
+/// A postal address.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Address {
+    /// The city.
+    pub city: String,
+    /// The postal code, if the city has them.
+    #[serde(default)]
+    pub zip: Option<String>,
+}
+
+fn one_copy() -> u32 {
+    1
+}
+
+fn unscaled() -> f64 {
+    1.0
+}
+
+impl zerog::Run for Catalog {
+    async fn run(&mut self, ctx: &mut JobContext) -> Result<Outcome, JobError> {
+        for _ in 0..self.copies {
+            self.printed += 1;
+            ctx.add_to_completeness(1.0 / f64::from(self.copies));
+            ctx.log_info(format!("printed copy {} of {}", self.printed, self.copies));
+        }
+        Ok(Outcome::done_with(
+            200,
+            serde_json::json!({ "printed": self.printed }),
+        ))
+    }
+}

@@ -21,6 +21,7 @@
 
 mod cases;
 mod client;
+mod dashboard;
 mod leases;
 mod schedules;
 mod scheduling;
@@ -39,6 +40,7 @@ use zerog_tests::wait_for;
 
 pub(crate) use cases::*;
 pub(crate) use client::*;
+pub(crate) use dashboard::*;
 pub(crate) use leases::*;
 pub(crate) use schedules::*;
 pub(crate) use scheduling::*;
@@ -145,6 +147,10 @@ macro_rules! conformance_suite {
             the_client_refuses_invalid_jobs_with_their_paths,
             the_client_cancels_kills_retries_and_times_out,
             the_client_answers_duplicates_of_unique_jobs,
+            listing_filters_by_queue_and_searches_parameters,
+            a_search_that_matches_little_still_finds_every_match,
+            overview_counts_capped_and_finished_per_minute,
+            a_finished_job_is_deleted_alone_and_an_unfinished_one_is_kept,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {

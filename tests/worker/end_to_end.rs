@@ -10,7 +10,7 @@ use zerog::backend::{
     Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
     StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
 };
-use zerog::{JobRecord, Registry, Status};
+use zerog::{Registry, Status};
 use zerog_tests::Service;
 
 use crate::{prime_sieve, waste_time};
@@ -169,8 +169,11 @@ impl Store for HangsInHousekeeping {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    ) -> Result<zerog::backend::Listed, StoreError> {
         self.inner.list(query, after, limit).await
+    }
+    async fn delete_if_finished(&self, uuid: uuid::Uuid) -> Result<bool, StoreError> {
+        self.inner.delete_if_finished(uuid).await
     }
     async fn delete_finished(
         &self,
@@ -181,6 +184,13 @@ impl Store for HangsInHousekeeping {
     }
     async fn stats(&self) -> Result<Stats, StoreError> {
         self.inner.stats().await
+    }
+    async fn overview(
+        &self,
+        cap: u64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<zerog::backend::Overview, StoreError> {
+        self.inner.overview(cap, since).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await

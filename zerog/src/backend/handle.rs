@@ -17,9 +17,9 @@ use super::pauses::PausedQueues;
 pub use super::pauses::REFRESH as PAUSE_REFRESH;
 use super::url::connect_store;
 use super::{
-    CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, NewJob, Recovered, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo, Write,
-    WriteOutcome, loops,
+    CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, Listed, NewJob, Overview, Recovered,
+    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo,
+    Write, WriteOutcome, loops,
 };
 use super::{Inserted, UniqueKey};
 use crate::lifecycle::{self, Next};
@@ -480,18 +480,51 @@ impl Backend {
     pub async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
         let after = query.after_seq()?;
         let limit = query.limit as usize;
-        let mut rows = self.store.list(query, after, limit + 1).await?;
+        let Listed {
+            mut rows,
+            scanned_to,
+        } = self.store.list(query, after, limit + 1).await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
+        // A bounded scan that stopped early continues where it stopped, even on a page
+        // with fewer jobs than asked for.
         let next = if more {
             rows.last().map(|(seq, _)| seq.to_string())
         } else {
-            None
+            scanned_to.map(|seq| seq.to_string())
         };
         Ok(JobPage {
             jobs: rows.into_iter().map(|(_, record)| record).collect(),
             next,
         })
+    }
+
+    /// Deletes the finished job `uuid`, and answers its record as it was.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when there is no such job, and
+    /// [`StoreError::NotFinished`] when it has not finished.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the delete is one step, and the reads around it change nothing.
+    pub async fn delete_job(&self, uuid: Uuid) -> Result<JobRecord, StoreError> {
+        let record = self
+            .store
+            .get(uuid)
+            .await?
+            .ok_or(StoreError::NotFound(uuid))?;
+        if self.store.delete_if_finished(uuid).await? {
+            return Ok(record.record);
+        }
+        match self.store.get(uuid).await? {
+            None => Err(StoreError::NotFound(uuid)),
+            Some(stored) => Err(StoreError::NotFinished {
+                uuid,
+                status: stored.record.status,
+            }),
+        }
     }
 
     /// Deletes finished jobs with one of `statuses` that finished before
@@ -533,6 +566,15 @@ impl Backend {
     /// Cancel safe: it only reads.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         self.store.stats().await
+    }
+
+    /// The dashboard's overview: see [`Store::overview`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        self.store.overview(cap, since).await
     }
 
     /// A round trip to the store.

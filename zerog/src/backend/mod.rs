@@ -58,6 +58,7 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod schedules;
+mod search;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
@@ -76,14 +77,20 @@ use crate::record::{JobRecord, Status};
 use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 pub use handle::{Backend, PAUSE_REFRESH};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+use model::oldest_due;
 pub use model::{
-    CancelOutcome, JobPage, ListQuery, QueueStats, Recovered, RunSignal, Stats, WorkerCommand,
-    WorkerInfo, WorkerState,
+    CancelOutcome, FinishedCounts, JobPage, ListQuery, Listed, Overview, QueueStats, Recovered,
+    RunSignal, Stats, WorkerCommand, WorkerInfo, WorkerState,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresBackend;
 #[cfg(feature = "redis")]
 pub use redis::RedisBackend;
+pub use search::{
+    Condition, MAX_SEARCH_BYTES, MAX_SEARCH_CONDITIONS, MAX_SEARCH_DEPTH, ParamSearch, SearchError,
+    Test,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 
@@ -134,6 +141,14 @@ pub enum StoreError {
     /// The job is neither failed nor cancelled, so it cannot be retried.
     #[error("job {uuid} is {status}; only failed or cancelled jobs can be retried")]
     NotRetryable {
+        /// The job.
+        uuid: Uuid,
+        /// Its status now.
+        status: Status,
+    },
+    /// The job has not finished, so it cannot be deleted.
+    #[error("job {uuid} is {status}; only finished jobs can be deleted")]
+    NotFinished {
         /// The job.
         uuid: Uuid,
         /// Its status now.
@@ -497,7 +512,9 @@ pub trait Store: Send + Sync + 'static {
     async fn expired(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Stored>, StoreError>;
 
     /// Up to `limit` jobs that match `query`'s filters, newest first, each with its
-    /// insertion sequence, starting below `query.after` (a sequence number).
+    /// insertion sequence, starting below `query.after` (a sequence number). A store
+    /// that filters by scanning may stop after a bounded scan with fewer jobs, and says
+    /// where in [`Listed::scanned_to`].
     ///
     /// # Cancel safety
     ///
@@ -507,7 +524,16 @@ pub trait Store: Send + Sync + 'static {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError>;
+    ) -> Result<Listed, StoreError>;
+
+    /// Deletes the job `uuid` if it has finished (`done`, `failed` or `cancelled`), in
+    /// one step that reads and deletes; whether it did. A job that is not there, or
+    /// has not finished, is left as it is.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one statement or script, which deletes whole or not at all.
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError>;
 
     /// Deletes jobs with one of the finished `statuses` that finished before
     /// `finished_before`, and counts them by status (statuses with none may be left out).
@@ -527,6 +553,16 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Cancel safe: it only reads.
     async fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// The dashboard's overview: jobs by status, each counted up to `cap`; the jobs
+    /// finished `done` and `failed` per minute since `since`; each queue's backlog, and
+    /// when the oldest due job became due. Its cost does not grow with the number of stored jobs beyond
+    /// `cap` per status and the jobs finished since `since`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError>;
 
     /// A round trip to the backend that writes, for `/health` and for the check at
     /// connect: a store that answers reads but refuses writes (a read-only file or

@@ -5,20 +5,26 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{ParamSearch, StoreError};
 use crate::record::{JobRecord, Status};
 
 /// What `GET /jobs` asks for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
     /// Only jobs with this status.
     pub status: Option<Status>,
     /// Only jobs of this type.
     pub job_type: Option<String>,
+    /// Only jobs of this queue.
+    pub queue: Option<String>,
+    /// Only jobs whose parameters contain these values.
+    pub params: Option<ParamSearch>,
     /// At most this many jobs.
     pub limit: u32,
     /// Only jobs older than this cursor, from a previous page's `next`.
@@ -44,6 +50,27 @@ impl ListQuery {
                     .ok_or_else(|| StoreError::BadCursor(cursor.to_owned()))
             })
             .transpose()
+    }
+}
+
+/// What [`Store::list`](super::Store::list) found: the matching jobs, each with its
+/// insertion sequence, and where the scan stopped if it stopped early.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listed {
+    /// The jobs found, newest first.
+    pub rows: Vec<(u64, JobRecord)>,
+    /// Set when the store looked at no more jobs than it may in one call before it
+    /// found as many as asked: the jobs older than this sequence are yet to be looked
+    /// at, so the next page starts there.
+    pub scanned_to: Option<u64>,
+}
+
+impl From<Vec<(u64, JobRecord)>> for Listed {
+    fn from(rows: Vec<(u64, JobRecord)>) -> Self {
+        Listed {
+            rows,
+            scanned_to: None,
+        }
     }
 }
 
@@ -76,6 +103,47 @@ pub struct QueueStats {
     pub waiting: u64,
     /// How long the oldest due job has been due.
     pub oldest_due_age: Option<Duration>,
+}
+
+/// What the dashboard's overview shows, read so that it stays fast on a store of
+/// millions of jobs: see [`Store::overview`](super::Store::overview).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    /// Jobs by status, each counted up to the cap asked for: a count equal to the cap
+    /// means "at least".
+    pub statuses: BTreeMap<Status, u64>,
+    /// Jobs that finished `done` and `failed` in each minute since the time asked for,
+    /// by the minute's start in whole minutes since the Unix epoch; minutes with none
+    /// may be left out.
+    pub finished: BTreeMap<i64, FinishedCounts>,
+    /// When the job that has been due the longest became due, if any is due.
+    pub oldest_due: Option<DateTime<Utc>>,
+    /// The backlog of each queue that has unfinished jobs, read from the unfinished
+    /// jobs alone, as [`Stats::queues`] is.
+    pub queues: BTreeMap<String, QueueStats>,
+}
+
+/// When the job due the longest became due, at `now`, from each queue's backlog.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+pub(super) fn oldest_due(
+    queues: &BTreeMap<String, QueueStats>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    queues
+        .values()
+        .filter_map(|queue| queue.oldest_due_age)
+        .max()
+        .and_then(|age| chrono::Duration::from_std(age).ok())
+        .map(|age| now - age)
+}
+
+/// The jobs that finished in one minute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FinishedCounts {
+    /// Finished `done`.
+    pub done: u64,
+    /// Finished `failed`.
+    pub failed: u64,
 }
 
 /// How [`Backend::cancel`](super::Backend::cancel) went.

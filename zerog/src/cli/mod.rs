@@ -15,8 +15,9 @@
 //! `ZEROG_QUEUE`, `ZEROG_BIND`, `ZEROG_CAPACITY` and `ZEROG_QUEUES`; the API's from
 //! `ZEROG_API_TOKEN` (a bearer token), `ZEROG_PRUNE_AFTER` (delete finished jobs
 //! this old), `ZEROG_BODY_TIMEOUT` (how long a request's body may take),
-//! `ZEROG_MAX_CONNECTIONS` (the most connections open at once) and `ZEROG_MOUNT_PATH`
-//! (the path the API is served under).
+//! `ZEROG_MAX_CONNECTIONS` (the most connections open at once), `ZEROG_MOUNT_PATH`
+//! (the path the API is served under) and `ZEROG_UI` (`readonly`: a dashboard to look
+//! at, and an API that changes nothing).
 //!
 //! Durations (`--lease`, `--shutdown-timeout`, `--prune-after`, `--body-timeout` and
 //! their variables)
@@ -167,6 +168,10 @@ struct ServeArgs {
     /// unanswered, until one closes.
     #[arg(long = "max-connections", env = "ZEROG_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
+    /// The dashboard at /ui: `full` (the default), or `readonly`, which hides its
+    /// actions and makes the API refuse every request that would change state.
+    #[arg(long = "ui", env = "ZEROG_UI", value_parser = ["full", "readonly"])]
+    ui: Option<String>,
     /// Serve the API under this path, like `/zerog`, as behind a proxy that forwards
     /// one (default: the root).
     #[cfg(feature = "http")]
@@ -447,6 +452,10 @@ impl ApiServer {
             .service_info(&service_name(), env!("CARGO_PKG_VERSION"));
         if let Some(timeout) = args.body_timeout {
             state = state.body_timeout(timeout);
+        }
+        if args.ui.as_deref() == Some("readonly") {
+            state = state.ui_read_only(true);
+            tracing::info!("read-only: the API refuses every request that would change state");
         }
         if let Some(token) = &args.api_token {
             state = state.api_token(token);

@@ -1,14 +1,16 @@
 //! The optional bearer token: when one is set (`ZEROG_API_TOKEN` or
-//! [`ApiState::api_token`](super::ApiState::api_token)), every route but `/health`
-//! answers 401 `unauthorized` to a request without `Authorization: Bearer <token>`.
+//! [`ApiState::api_token`](super::ApiState::api_token)), every route but `/health` and
+//! the dashboard's pages answers 401 `unauthorized` to a request without
+//! `Authorization: Bearer <token>`. The pages hold no data: they ask for the token, and
+//! send it with every request they make to the API.
 
 use std::fmt;
 use std::sync::Arc;
 
 use actix_web::dev::ServiceRequest;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 
-use super::ApiError;
+use super::{ApiError, ui};
 
 /// The one path open without a token, so that orchestrators can probe liveness.
 const OPEN_PATH: &str = "/health";
@@ -50,7 +52,8 @@ pub(super) fn refuse(
     below: &str,
 ) -> Option<ApiError> {
     let token = token?;
-    if below == OPEN_PATH {
+    let reads = request.method() == Method::GET || request.method() == Method::HEAD;
+    if below == OPEN_PATH || (reads && ui::is_page(below)) {
         return None;
     }
     let offered = request

@@ -113,7 +113,7 @@ pub enum ApiError {
         /// The methods the path answers, comma-separated, as the `Allow` header says.
         allow: String,
     },
-    /// The job has no output yet.
+    /// The job has not finished: it has no output yet, and cannot be deleted.
     #[error("job {uuid} has not finished; it is {status}")]
     NotFinished {
         /// The job.
@@ -176,6 +176,12 @@ pub enum ApiError {
     /// An `after` that no listing handed out.
     #[error("`{0}` is not a listing cursor: pass the `next` of the previous page")]
     BadCursor(String),
+    /// A parameter search (`GET /jobs?search=`) that is not one.
+    #[error("`search` is not a parameter search: {0}")]
+    BadSearch(String),
+    /// The service is read-only (`ZEROG_UI=readonly`): it changes nothing over HTTP.
+    #[error("this service is read-only: it answers reads only, and {0} changes state")]
+    ReadOnly(String),
     /// An age that does not parse, such as `olderThan=soon`.
     #[error("`{0}` is not an age: expected a whole number and a unit, such as 30s, 15m, 12h or 7d")]
     BadAge(String),
@@ -238,6 +244,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotRetryable { uuid, status } => ApiError::NotRetryable { uuid, status },
             StoreError::BadCursor(cursor) => ApiError::BadCursor(cursor),
+            StoreError::NotFinished { uuid, status } => ApiError::NotFinished { uuid, status },
             error => ApiError::Backend(error),
         }
     }
@@ -280,6 +287,8 @@ impl ApiError {
             ApiError::UnfinishedStatus(_) => "unfinished_status",
             ApiError::BadLimit { .. } => "bad_limit",
             ApiError::BadCursor(_) => "bad_cursor",
+            ApiError::BadSearch(_) => "bad_search",
+            ApiError::ReadOnly(_) => "read_only",
             ApiError::BadAge(_) | ApiError::AgeOutOfRange { .. } => "bad_age",
             ApiError::MissingParameter(_) => "missing_parameter",
             ApiError::UnknownBranch(_) => "unknown_branch",
@@ -323,6 +332,7 @@ impl ResponseError for ApiError {
             | ApiError::UnfinishedStatus(_)
             | ApiError::BadLimit { .. }
             | ApiError::BadCursor(_)
+            | ApiError::BadSearch(_)
             | ApiError::BadAge(_)
             | ApiError::AgeOutOfRange { .. }
             | ApiError::MissingParameter(_)
@@ -335,7 +345,9 @@ impl ResponseError for ApiError {
             | ApiError::BadSchedule(_)
             | ApiError::IncompleteBody
             | ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::HostNotAllowed(_) | ApiError::CrossOrigin(_) => StatusCode::FORBIDDEN,
+            ApiError::HostNotAllowed(_) | ApiError::CrossOrigin(_) | ApiError::ReadOnly(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::BodyTimeout { .. } | ApiError::HeadTimeout { .. } => {
                 StatusCode::REQUEST_TIMEOUT
             }

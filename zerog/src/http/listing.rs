@@ -1,4 +1,6 @@
-//! `GET /jobs`: jobs newest first, filtered by status and job type, a page at a time;
+//! `GET /jobs`: jobs newest first, filtered by status, job type, queue and parameter
+//! values (`search`, a JSON object the parameters contain: see [`ParamSearch`]), a
+//! page at a time; `DELETE /jobs/{uuid}`: one finished job;
 //! and `DELETE /jobs?status=done&olderThan=7d`: retention (m01.remote's `removeJobs`).
 //!
 //! Pages are keyset-paginated: each answer's `next` is the `after` of the next page,
@@ -13,9 +15,13 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use serde_json::{Value, json};
+
+use super::control::NoQuery;
 use super::monitor::ProgressView;
-use super::{ApiError, ApiState};
-use crate::backend::ListQuery;
+use super::openapi::{Components, answer, error, with_backend_errors};
+use super::{ApiError, ApiState, parse_uuid};
+use crate::backend::{ListQuery, ParamSearch};
 use crate::duration;
 use crate::pruner::{FINISHED, cutoff};
 use crate::record::{Status, timestamp};
@@ -41,6 +47,8 @@ pub(super) struct ListParams {
     status: Option<String>,
     #[serde(rename = "jobType")]
     job_type: Option<String>,
+    queue: Option<String>,
+    search: Option<String>,
     limit: Option<String>,
     after: Option<String>,
 }
@@ -106,6 +114,13 @@ pub(super) async fn list(
     let query = ListQuery {
         status: params.status.as_deref().map(parse_status).transpose()?,
         job_type: params.job_type,
+        queue: params.queue,
+        params: params
+            .search
+            .as_deref()
+            .map(ParamSearch::parse)
+            .transpose()
+            .map_err(|error| ApiError::BadSearch(error.to_string()))?,
         limit: params
             .limit
             .as_deref()
@@ -145,6 +160,57 @@ pub(super) async fn delete(
         finished_before: timestamp(before),
     }))
 }
+
+/// What `DELETE /jobs/{uuid}` deleted.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeletedJob {
+    /// The job.
+    uuid: uuid::Uuid,
+    /// The status it had.
+    status: Status,
+    /// Always true.
+    deleted: bool,
+}
+
+/// `DELETE /jobs/{uuid}`: a finished job, record and all.
+pub(super) async fn delete_one(
+    uuid: web::Path<String>,
+    _: web::Query<NoQuery>,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    let uuid = parse_uuid(&uuid)?;
+    let record = state.backend.delete_job(uuid).await?;
+    tracing::info!(job.uuid = %uuid, status = %record.status, "deleted a finished job");
+    Ok(HttpResponse::Ok().json(DeletedJob {
+        uuid,
+        status: record.status,
+        deleted: true,
+    }))
+}
+
+pub(super) fn delete_one_operation(components: &mut Components, _: &ApiState) -> Value {
+    json!({
+        "operationId": "deleteJob",
+        "tags": ["operations"],
+        "summary": "Delete one finished job",
+        "parameters": [{
+            "name": "uuid", "in": "path", "required": true,
+            "description": "The job's uuid.",
+            "schema": { "type": "string", "format": "uuid", "pattern": UUID_PATTERN },
+        }],
+        "responses": with_backend_errors(json!({
+            "200": answer("The job is deleted", components.of::<DeletedJob>()),
+            "400": error("bad_uuid or bad_query"),
+            "404": error("unknown_job"),
+            "409": error("not_finished: only a done, failed or cancelled job can be deleted"),
+        })),
+    })
+}
+
+/// The hyphenated form of a uuid: the only one the server reads.
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
 fn parse_status(text: &str) -> Result<Status, ApiError> {
     text.parse()

@@ -30,13 +30,14 @@
 //! `runAfter`) and `monitor` (a job's life), `listing` (`/jobs`), `events` (SSE),
 //! `control` (cancel, retry, workers), `discovery` (`/`),
 //! `hierarchy` (the Spacewalk tree), `schema` and `openapi` (what the API accepts),
-//! `health` and `metrics`. Handlers stay thin: they decode the request, call the
+//! `health` and `metrics`, `stats` (the overview's figures) and `ui` (the dashboard). Handlers stay thin: they decode the request, call the
 //! registry or the backend, and encode the answer. Every failure is an [`ApiError`].
 //!
 //! Around every route: the answer to a request that the transport refused
 //! (`connection`), the request guards (`guard`: no NUL in the path or query, no
 //! cross-origin or form-typed writes, and the `Host` check when [`AllowedHosts`] is
-//! set), a bearer-token check when a token is set (`auth`), and one tracing line per
+//! set), a bearer-token check when a token is set (`auth`), the refusal of writes in a
+//! read-only service (`read_only`), and one tracing line per
 //! request with its method, path, status and duration, never its
 //! query or body.
 
@@ -57,11 +58,14 @@ mod monitor;
 mod mount;
 mod openapi;
 mod queues;
+mod read_only;
 mod routes;
 mod schedules;
 mod schema;
 mod server;
+mod stats;
 mod submit;
+mod ui;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,6 +111,7 @@ pub struct ApiState {
     token: Option<auth::BearerToken>,
     hosts: Option<AllowedHosts>,
     events_poll_interval: Duration,
+    read_only: bool,
 }
 
 impl ApiState {
@@ -124,6 +129,7 @@ impl ApiState {
             token: None,
             hosts: None,
             events_poll_interval: DEFAULT_EVENTS_POLL_INTERVAL,
+            read_only: false,
         }
     }
 
@@ -170,6 +176,15 @@ impl ApiState {
     /// is set.
     pub fn allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
         self.hosts = Some(hosts);
+        self
+    }
+
+    /// Makes the service read-only: the dashboard shows no action, and every request
+    /// that could change state (any method but `GET`, `HEAD` and `OPTIONS`) is refused
+    /// with 403 `read_only`, from the dashboard or not. The binary sets it from
+    /// `ZEROG_UI=readonly`.
+    pub fn ui_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -225,6 +240,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         let token = state.token.clone();
         let hosts = state.hosts.clone();
+        let read_only = state.read_only;
         let api = web::scope("")
             .app_data(web::Data::new(state))
             .app_data(
@@ -241,7 +257,8 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                 let below = Mount::enter(&request);
                 let refused = connection::refusal(&request)
                     .or_else(|| guard::refuse(hosts.as_ref(), &request, &below))
-                    .or_else(|| auth::refuse(token.as_ref(), &request, &below));
+                    .or_else(|| auth::refuse(token.as_ref(), &request, &below))
+                    .or_else(|| read_only::refuse(read_only, &request));
                 let response = match refused {
                     None => Ok(service.call(request)),
                     Some(error) => Err(request.into_response(error.error_response())),

@@ -35,7 +35,7 @@ use serde_json::{Map, Value, json};
 use super::openapi::{self, Components, Operation};
 use super::{
     ApiError, ApiState, Mount, control, discovery, events, head, health, hierarchy, listing,
-    metrics, monitor, queues, schedules, schema, submit,
+    metrics, monitor, queues, schedules, schema, stats, submit, ui,
 };
 
 /// One method on one flat path.
@@ -85,7 +85,7 @@ impl Route {
 
 /// Every flat route. Discovery lists their links in this order, the hierarchy's after
 /// them.
-pub(super) static ROUTES: [Route; 27] = [
+pub(super) static ROUTES: [Route; 36] = [
     Route::new(
         Method::GET,
         "/",
@@ -125,10 +125,26 @@ pub(super) static ROUTES: [Route; 27] = [
     )
     .linked("jobs", "Jobs, newest first."),
     Route::new(
+        Method::GET,
+        "/jobs/stats",
+        || web::route().to(stats::stats),
+        Operation::Single(stats::stats_operation),
+    )
+    .linked(
+        "stats",
+        "Jobs by status, throughput and failures over the last hour, and the oldest due job's wait.",
+    ),
+    Route::new(
         Method::DELETE,
         "/jobs",
         || web::route().to(listing::delete),
         Operation::Single(openapi::delete_operation),
+    ),
+    Route::new(
+        Method::DELETE,
+        "/jobs/{uuid}",
+        || web::route().to(listing::delete_one),
+        Operation::Single(listing::delete_one_operation),
     ),
     Route::new(
         Method::GET,
@@ -249,6 +265,49 @@ pub(super) static ROUTES: [Route; 27] = [
         "/schedules/{name}/resume",
         || web::route().to(schedules::resume),
         Operation::Single(openapi::schedules::resume_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/ui",
+        || web::route().to(ui::page),
+        Operation::Single(ui::overview_operation),
+    )
+    .linked("ui", "The dashboard."),
+    Route::new(
+        Method::GET,
+        "/ui/jobs",
+        || web::route().to(ui::page),
+        Operation::Single(ui::jobs_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/ui/jobs/{uuid}",
+        || web::route().to(ui::page),
+        Operation::Single(ui::job_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/ui/submit/{jobType}",
+        || web::route().to(ui::page),
+        Operation::Single(ui::submit_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/ui/workers",
+        || web::route().to(ui::page),
+        Operation::Single(ui::workers_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/ui/schedules",
+        || web::route().to(ui::page),
+        Operation::Single(ui::schedules_operation),
+    ),
+    Route::new(
+        Method::GET,
+        "/ui/queues",
+        || web::route().to(ui::page),
+        Operation::Single(ui::queues_operation),
     ),
     Route::new(
         Method::GET,

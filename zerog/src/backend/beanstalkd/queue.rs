@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::connection::Connection;
 use super::{BeanstalkdQueue, Held, PRIORITY, beanstalkd_priority, log_failure, queue_error};
 use crate::backend::{
-    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Recovered, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
-    WorkerInfo, Write, WriteOutcome, loops,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, Listed, NewJob, Overview, PutSchedule,
+    Recovered, Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey,
+    WorkerCommand, WorkerInfo, Write, WriteOutcome, loops,
 };
 use crate::lifecycle::Next;
-use crate::record::{JobRecord, Status};
+use crate::record::Status;
 use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 /// How long a job with no record in the store is kept: its enqueue may still be
@@ -341,8 +341,12 @@ impl Store for BeanstalkdQueue {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    ) -> Result<Listed, StoreError> {
         self.store.list(query, after, limit).await
+    }
+
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        self.store.delete_if_finished(uuid).await
     }
 
     async fn delete_finished(
@@ -355,6 +359,10 @@ impl Store for BeanstalkdQueue {
 
     async fn stats(&self) -> Result<Stats, StoreError> {
         self.store.stats().await
+    }
+
+    async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        self.store.overview(cap, since).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::PostgresBackend;
-use crate::backend::{ListQuery, QueueStats, Stats, StoreError, Stored};
+use crate::backend::{ListQuery, Overview, QueueStats, Stats, StoreError, Stored, oldest_due};
 use crate::record::{JobRecord, Status};
 
 /// The record in column `index` and the revision after it, which must be the job
@@ -39,25 +39,50 @@ pub(super) async fn list(
 ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
     // Backend::list checked that the cursor fits.
     let after = after.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX));
-    let rows = sqlx::query(backend.sql(
-        "SELECT seq, uuid, record FROM {jobs}
+    // The search is part of the statement only when given, so that its plan can use
+    // the parameters' index.
+    let search = if query.params.is_some() {
+        " AND record->'params' @> $6"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT seq, uuid, record FROM {{jobs}}
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2)
-           AND ($3::bigint IS NULL OR seq < $3)
+           AND ($3::text IS NULL OR queue = $3) AND ($4::bigint IS NULL OR seq < $4){search}
          ORDER BY seq DESC
-         LIMIT $4",
-    ))
-    .bind(query.status.map(Status::as_str))
-    .bind(query.job_type.as_deref())
-    .bind(after)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&backend.inner.pool)
-    .await?;
+         LIMIT $5"
+    );
+    let mut statement = sqlx::query(backend.sql_owned(sql))
+        .bind(query.status.map(Status::as_str))
+        .bind(query.job_type.as_deref())
+        .bind(query.queue.as_deref())
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    if let Some(search) = &query.params {
+        statement = statement.bind(sqlx::types::Json(search.as_json()));
+    }
+    let rows = statement.fetch_all(&backend.inner.pool).await?;
     rows.iter()
         .map(|row| {
             let seq = u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0);
             Ok((seq, decode_record(row.try_get(1)?, row, 2)?))
         })
         .collect()
+}
+
+pub(super) async fn delete_if_finished(
+    backend: &PostgresBackend,
+    uuid: Uuid,
+) -> Result<bool, StoreError> {
+    let deleted =
+        sqlx::query(backend.sql(
+            "DELETE FROM {jobs} WHERE uuid = $1 AND status IN ('done', 'failed', 'cancelled')",
+        ))
+        .bind(uuid)
+        .execute(&backend.inner.pool)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
 }
 
 pub(super) async fn delete_finished(
@@ -100,6 +125,15 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
             stats.jobs.insert((status, row.try_get(1)?), count);
         }
     }
+    stats.queues = queue_stats(backend).await?;
+    Ok(stats)
+}
+
+/// The backlog of each queue, from the unfinished jobs alone.
+async fn queue_stats(
+    backend: &PostgresBackend,
+) -> Result<BTreeMap<String, QueueStats>, StoreError> {
+    let mut queues = BTreeMap::new();
     let now = Utc::now();
     let rows = sqlx::query(backend.sql(
         "SELECT queue,
@@ -122,7 +156,52 @@ pub(super) async fn stats(backend: &PostgresBackend) -> Result<Stats, StoreError
             waiting: u64::try_from(row.try_get::<i64, _>(4)?).unwrap_or(0),
             oldest_due_age: oldest.map(|at| (now - at).to_std().unwrap_or(Duration::ZERO)),
         };
-        stats.queues.insert(row.try_get(0)?, queue);
+        queues.insert(row.try_get(0)?, queue);
     }
-    Ok(stats)
+    Ok(queues)
+}
+
+pub(super) async fn overview(
+    backend: &PostgresBackend,
+    cap: u64,
+    since: DateTime<Utc>,
+) -> Result<Overview, StoreError> {
+    let mut overview = Overview::default();
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+    // Each count walks the status index and stops at the cap, where `count(*)` of the
+    // whole table would read every row.
+    for status in Status::ALL {
+        let count: i64 =
+            sqlx::query_scalar(backend.sql(
+                "SELECT count(*) FROM (SELECT 1 FROM {jobs} WHERE status = $1 LIMIT $2) capped",
+            ))
+            .bind(status.as_str())
+            .bind(cap)
+            .fetch_one(&backend.inner.pool)
+            .await?;
+        overview
+            .statuses
+            .insert(status, u64::try_from(count).unwrap_or(0));
+    }
+    let rows = sqlx::query(backend.sql(
+        "SELECT floor(extract(epoch FROM finished_at) / 60)::bigint, status, count(*)
+         FROM {jobs}
+         WHERE status IN ('done', 'failed') AND finished_at >= $1
+         GROUP BY 1, 2",
+    ))
+    .bind(since)
+    .fetch_all(&backend.inner.pool)
+    .await?;
+    for row in rows {
+        let minute: i64 = row.try_get(0)?;
+        let count = u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0);
+        let counts = overview.finished.entry(minute).or_default();
+        match row.try_get::<&str, _>(1)? {
+            "done" => counts.done = count,
+            _ => counts.failed = count,
+        }
+    }
+    overview.queues = queue_stats(backend).await?;
+    overview.oldest_due = oldest_due(&overview.queues, Utc::now());
+    Ok(overview)
 }

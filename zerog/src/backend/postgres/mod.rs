@@ -56,12 +56,13 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
-    WorkerInfo, Write, WriteOutcome, bad_url, is_plain_name, redact_url, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, Listed, NewJob, Overview, PutSchedule,
+    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey,
+    WorkerCommand, WorkerInfo, Write, WriteOutcome, bad_url, is_plain_name, redact_url,
+    take_url_params,
 };
 use crate::lifecycle::Next;
-use crate::record::{JobRecord, Status};
+use crate::record::Status;
 use crate::schedule::{Schedule, ScheduleSource, ScheduleState};
 
 /// Why `schema` cannot name the backend's schema.
@@ -78,6 +79,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("005_unique.sql")),
     (6, include_str!("006_schedules.sql")),
     (7, include_str!("007_priority.sql")),
+    (8, include_str!("008_search.sql")),
 ];
 
 /// The schema used when the URL names none.
@@ -560,8 +562,14 @@ impl Store for PostgresBackend {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
-        admin::list(self, query, after, limit).await
+    ) -> Result<Listed, StoreError> {
+        admin::list(self, query, after, limit)
+            .await
+            .map(Listed::from)
+    }
+
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        admin::delete_if_finished(self, uuid).await
     }
 
     async fn delete_finished(
@@ -574,6 +582,10 @@ impl Store for PostgresBackend {
 
     async fn stats(&self) -> Result<Stats, StoreError> {
         admin::stats(self).await
+    }
+
+    async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        admin::overview(self, cap, since).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,52 +5,157 @@ use std::time::Duration;
 
 use ::redis::AsyncCommands;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{Loaded, RedisBackend, decode, millis, parse_uuid, redis_error};
-use crate::backend::{ListQuery, QueueStats, Stats, StoreError, Stored, WorkerCommand, WorkerInfo};
-use crate::record::{JobRecord, Status};
+use serde_json::{Value, json};
+
+use crate::backend::{
+    FinishedCounts, ListQuery, Listed, Overview, ParamSearch, QueueStats, Stats, StoreError,
+    Stored, Test, WorkerCommand, WorkerInfo, oldest_due,
+};
+use crate::record::Status;
 
 /// How many jobs one retention script deletes at most, so that Redis, which runs a
 /// script alone, is never held for long.
 const DELETE_BATCH: u64 = 1000;
+
+/// How many index entries a filtered listing looks at in one script at most, so that
+/// Redis, which runs a script alone, is never held for long by a filter that matches
+/// little: the next page goes on from where it stopped.
+const LIST_SCAN: usize = 2000;
 
 pub(super) async fn list(
     backend: &RedisBackend,
     query: &ListQuery,
     after: Option<u64>,
     limit: usize,
-) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+) -> Result<Listed, StoreError> {
     let prefix = &backend.prefix;
-    let (index, field, value) = match (query.status, query.job_type.as_deref()) {
-        (Some(status), job_type) => (
-            format!("{prefix}:status:{status}"),
-            if job_type.is_some() { "type" } else { "" },
-            job_type.unwrap_or_default(),
-        ),
-        (None, Some(job_type)) => (format!("{prefix}:type:{job_type}"), "", ""),
-        (None, None) => (format!("{prefix}:all"), "", ""),
+    let (index, job_type) = match (query.status, query.job_type.as_deref()) {
+        (Some(status), job_type) => (format!("{prefix}:status:{status}"), job_type),
+        (None, Some(job_type)) => (format!("{prefix}:type:{job_type}"), None),
+        (None, None) => (format!("{prefix}:all"), None),
     };
+    let search = query
+        .params
+        .as_ref()
+        .map(|search| search_conditions(search).to_string())
+        .unwrap_or_default();
     let reply: Vec<String> = backend
         .scripts
         .admin
         .arg(prefix)
         .arg("list")
         .arg(index)
-        .arg(field)
-        .arg(value)
+        .arg(job_type.unwrap_or_default())
+        .arg(query.queue.as_deref().unwrap_or_default())
+        .arg(search)
         .arg(after.map(|seq| seq.to_string()).unwrap_or_default())
         .arg(limit)
+        .arg(LIST_SCAN)
         .invoke_async(&mut backend.conn.clone())
         .await
         .map_err(redis_error)?;
-    reply
+    let Some((scanned_to, jobs)) = reply.split_first() else {
+        return Ok(Listed::default());
+    };
+    let rows = jobs
         .chunks_exact(7)
         .map(|group| {
             let uuid = parse_uuid(&group[1])?;
             let loaded: Loaded = std::array::from_fn(|i| group[2 + i].clone());
             Ok((group[0].parse().unwrap_or(0), decode(uuid, &loaded)?))
         })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Listed {
+        rows,
+        scanned_to: scanned_to.parse().ok(),
+    })
+}
+
+/// A search's conditions as the listing script reads them.
+fn search_conditions(search: &ParamSearch) -> Value {
+    search
+        .conditions()
+        .iter()
+        .map(|condition| {
+            let (kind, value) = match &condition.test {
+                Test::Equals(value) => ("equals", value),
+                Test::HasElement(value) => ("hasElement", value),
+            };
+            json!({ "path": condition.path, "kind": kind, "value": value })
+        })
         .collect()
+}
+
+pub(super) async fn overview(
+    backend: &RedisBackend,
+    cap: u64,
+    since: DateTime<Utc>,
+) -> Result<Overview, StoreError> {
+    let prefix = &backend.prefix;
+    let mut overview = Overview::default();
+    // Sorted sets know their size: the counts are exact, and capped as every store caps.
+    let mut pipe = ::redis::pipe();
+    for status in Status::ALL {
+        pipe.zcard(format!("{prefix}:status:{status}"));
+    }
+    let counts: Vec<u64> = pipe
+        .query_async(&mut backend.conn.clone())
+        .await
+        .map_err(redis_error)?;
+    overview.statuses = Status::ALL
+        .into_iter()
+        .zip(counts.into_iter().map(|count| count.min(cap)))
+        .collect();
+    let now = Utc::now();
+    let first = since.timestamp_millis().div_euclid(60_000);
+    let last = now.timestamp_millis().div_euclid(60_000);
+    let mut pipe = ::redis::pipe();
+    for minute in first..=last {
+        let from = (minute * 60_000).max(millis(since));
+        let to = format!("({}", (minute + 1) * 60_000);
+        pipe.zcount(format!("{prefix}:finished:done"), from, &to);
+        pipe.zcount(format!("{prefix}:finished:failed"), from, &to);
+    }
+    let finished: Vec<u64> = if first <= last {
+        pipe.query_async(&mut backend.conn.clone())
+            .await
+            .map_err(redis_error)?
+    } else {
+        Vec::new()
+    };
+    for (minute, pair) in (first..=last).zip(finished.chunks_exact(2)) {
+        if pair[0] + pair[1] > 0 {
+            overview.finished.insert(
+                minute,
+                FinishedCounts {
+                    done: pair[0],
+                    failed: pair[1],
+                },
+            );
+        }
+    }
+    overview.queues = stats(backend).await?.queues;
+    overview.oldest_due = oldest_due(&overview.queues, now);
+    Ok(overview)
+}
+
+pub(super) async fn delete_if_finished(
+    backend: &RedisBackend,
+    uuid: Uuid,
+) -> Result<bool, StoreError> {
+    let deleted: u8 = backend
+        .scripts
+        .admin
+        .arg(&backend.prefix)
+        .arg("delete_one")
+        .arg(uuid.to_string())
+        .invoke_async(&mut backend.conn.clone())
+        .await
+        .map_err(redis_error)?;
+    Ok(deleted == 1)
 }
 
 pub(super) async fn delete_finished(

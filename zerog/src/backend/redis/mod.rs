@@ -49,9 +49,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
-    WorkerInfo, Write, WriteOutcome, due_millis, is_plain_name, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, Listed, NewJob, Overview, PutSchedule,
+    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey,
+    WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis, is_plain_name, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -477,8 +477,12 @@ impl Store for RedisBackend {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    ) -> Result<Listed, StoreError> {
         admin::list(self, query, after, limit).await
+    }
+
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        admin::delete_if_finished(self, uuid).await
     }
 
     async fn delete_finished(
@@ -491,6 +495,10 @@ impl Store for RedisBackend {
 
     async fn stats(&self) -> Result<Stats, StoreError> {
         admin::stats(self).await
+    }
+
+    async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        admin::overview(self, cap, since).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

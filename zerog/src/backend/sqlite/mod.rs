@@ -27,9 +27,9 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 use super::{
-    Change, Fence, Fire, Inserted, Lease, ListQuery, NewJob, PutSchedule, Reservation,
-    ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey, WorkerCommand,
-    WorkerInfo, Write, WriteOutcome, due_millis, take_url_params,
+    Change, Fence, Fire, Inserted, Lease, ListQuery, Listed, NewJob, Overview, PutSchedule,
+    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, Stored, UniqueKey,
+    WorkerCommand, WorkerInfo, Write, WriteOutcome, due_millis, take_url_params,
 };
 use crate::lifecycle::Next;
 use crate::record::{JobRecord, Status, timestamp};
@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("006_unique.sql")),
     (7, include_str!("007_schedules.sql")),
     (8, include_str!("008_priority.sql")),
+    (9, include_str!("009_by_queue.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -374,8 +375,12 @@ impl Store for SqliteBackend {
         query: &ListQuery,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
+    ) -> Result<Listed, StoreError> {
         admin::list(&self.pool, query, after, limit).await
+    }
+
+    async fn delete_if_finished(&self, uuid: Uuid) -> Result<bool, StoreError> {
+        admin::delete_if_finished(&self.pool, uuid).await
     }
 
     async fn delete_finished(
@@ -388,6 +393,10 @@ impl Store for SqliteBackend {
 
     async fn stats(&self) -> Result<Stats, StoreError> {
         admin::stats(&self.pool).await
+    }
+
+    async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
+        admin::overview(&self.pool, cap, since).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -36,7 +36,7 @@ use super::listing::{AGE_PATTERN, CURSOR_PATTERN, DEFAULT_LIMIT, Deleted, JobLis
 use super::monitor::{DataView, ProgressView};
 use super::schema::SCHEMA_MEDIA_TYPE;
 use super::{ApiState, DEFAULT_EVENTS_POLL_INTERVAL};
-use crate::backend::WorkerInfo;
+use crate::backend::{MAX_SEARCH_BYTES, WorkerInfo};
 use crate::record::{JobRecord, Status};
 use crate::registry::JobType;
 use crate::validate::StringEnums;
@@ -67,7 +67,7 @@ pub(super) fn document(
     if secured {
         require_token(&mut paths);
     }
-    guard_answers(&mut paths, state.hosts.is_some());
+    guard_answers(&mut paths, state.hosts.is_some(), state.read_only);
 
     let mut document = json!({
         "openapi": "3.1.0",
@@ -98,11 +98,12 @@ const DESCRIPTION: &str = "Jobs with published JSON Schemas: POST a job type's \
 parameters, then follow the job by its uuid. Every error answers \
 `{\"error\": \"<kind>\", \"message\": \"...\", \"details\": [...]?}`.";
 
-/// Adds the 401 answer to every operation but the open `/health`.
+/// Adds the 401 answer to every operation but the open `/health` and the dashboard's
+/// pages.
 fn require_token(paths: &mut Map<String, Value>) {
     let operations = paths
         .iter_mut()
-        .filter(|(path, _)| path.as_str() != "/health")
+        .filter(|(path, _)| path.as_str() != "/health" && !super::ui::is_page(path))
         .filter_map(|(_, item)| item.as_object_mut())
         .flat_map(|item| item.values_mut());
     for operation in operations {
@@ -116,9 +117,10 @@ fn require_token(paths: &mut Map<String, Value>) {
 
 /// Adds the answers of the request guards (see `guard`) to every operation: 400
 /// `nul_character` wherever a path or query parameter is taken, 403 `cross_origin`
-/// and 415 on state-changing operations, and 403 `host_not_allowed` on every
+/// and 415 on state-changing operations (and 403 `read_only` on them when the service
+/// is read-only), and 403 `host_not_allowed` on every
 /// operation but `/health` when the `Host` check is on.
-fn guard_answers(paths: &mut Map<String, Value>, host_check: bool) {
+fn guard_answers(paths: &mut Map<String, Value>, host_check: bool, read_only: bool) {
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
@@ -142,6 +144,9 @@ fn guard_answers(paths: &mut Map<String, Value>, host_check: bool) {
             let mut forbidden = Vec::new();
             if !matches!(method.as_str(), "get" | "head" | "options") {
                 forbidden.push("cross_origin");
+                if read_only {
+                    forbidden.push("read_only");
+                }
                 if responses.get("415").is_none() {
                     responses["415"] = error("unsupported_media_type: a body must be sent as JSON");
                 }
@@ -436,6 +441,15 @@ pub(super) fn list_operation(components: &mut Components, _: &ApiState) -> Value
         "parameters": [
             { "name": "status", "in": "query", "description": "Only jobs with this status.", "schema": status_schema() },
             { "name": "jobType", "in": "query", "description": "Only jobs of this type.", "schema": { "type": "string" } },
+            { "name": "queue", "in": "query", "description": "Only jobs of this queue.", "schema": { "type": "string" } },
+            {
+                "name": "search", "in": "query",
+                "description": "Only jobs whose parameters contain this JSON object, as PostgreSQL's `@>` means it: \
+                    `{\"delay\":5}` finds jobs whose `delay` is 5, `{\"tags\":[\"a\"]}` those whose `tags` hold \
+                    \"a\"; nested objects are searched inside. A search that matches few jobs may answer a page with \
+                    fewer jobs than `limit`, and a `next` to go on from where it looked.",
+                "schema": { "type": "string", "maxLength": MAX_SEARCH_BYTES },
+            },
             {
                 "name": "limit", "in": "query", "description": "Jobs per page.",
                 "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT },
@@ -448,7 +462,7 @@ pub(super) fn list_operation(components: &mut Components, _: &ApiState) -> Value
         ],
         "responses": with_backend_errors(json!({
             "200": answer("One page; `next` is null on the last", components.of::<JobList>()),
-            "400": error("bad_status, bad_limit, bad_cursor or bad_query"),
+            "400": error("bad_status, bad_limit, bad_cursor, bad_search or bad_query"),
         })),
     })
 }

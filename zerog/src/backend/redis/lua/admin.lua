@@ -8,24 +8,102 @@ local function load(uuid)
     return {f[1] or '', f[2] or '', f[3] or '', f[4] or '', f[5] or ''}
 end
 
+-- Whether the job `uuid` passes a listing's filters: its type, its queue, and the
+-- conditions of a parameter search (ParamSearch::conditions, as JSON).
+local function passes(uuid, job_type, queue, conditions)
+    local key = job_key(uuid)
+    if job_type ~= '' and redis.call('HGET', key, 'type') ~= job_type then
+        return false
+    end
+    if queue ~= '' and redis.call('HGET', key, 'queue') ~= queue then
+        return false
+    end
+    if conditions == nil then
+        return true
+    end
+    local record = redis.call('HGET', key, 'record')
+    if not record then
+        return false
+    end
+    local params = cjson.decode(record).params
+    for _, condition in ipairs(conditions) do
+        local value = params
+        for _, name in ipairs(condition.path) do
+            if type(value) ~= 'table' then
+                return false
+            end
+            value = value[name]
+            if value == nil then
+                return false
+            end
+        end
+        if condition.kind == 'equals' then
+            if value ~= condition.value then
+                return false
+            end
+        else
+            if type(value) ~= 'table' then
+                return false
+            end
+            local found = false
+            for _, element in ipairs(value) do
+                if element == condition.value then
+                    found = true
+                    break
+                end
+            end
+            if not found then
+                return false
+            end
+        end
+    end
+    return true
+end
+
+-- Removes the finished job `uuid`, whose status is `status`, from every index.
+local function remove_finished(uuid, status)
+    local key = job_key(uuid)
+    local job_type = redis.call('HGET', key, 'type')
+    redis.call('ZREM', P .. ':finished:' .. status, uuid)
+    redis.call('ZREM', P .. ':status:' .. status, uuid)
+    redis.call('ZREM', P .. ':all', uuid)
+    if job_type then
+        redis.call('ZREM', P .. ':type:' .. job_type, uuid)
+        redis.call('HINCRBY', P .. ':counts', status .. '\t' .. job_type, -1)
+    end
+    redis.call('DEL', key)
+end
+
 if op == 'list' then
-    -- ARGV: prefix, 'list', index zset, field to filter on or '', its value, cursor or
-    -- '', how many
-    local index, field, value, cursor, want = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+    -- ARGV: prefix, 'list', index zset, job type or '', queue or '', search conditions
+    -- (JSON) or '', cursor or '', how many, most index entries to look at.
+    -- Returns where the scan stopped early ('' if it did not), then seven fields a job.
+    local index, job_type, queue, search = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+    local cursor, want, budget = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+    local conditions = nil
+    if search ~= '' then
+        conditions = cjson.decode(search)
+    end
     local max = '+inf'
     if cursor ~= '' then
         max = '(' .. cursor
     end
-    local out, found = {}, 0
+    local out, found, scanned = {''}, 0, 0
     while found < want do
-        local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 256)
+        if scanned >= budget then
+            out[1] = string.sub(max, 2)
+            break
+        end
+        local batch = redis.call('ZREVRANGEBYSCORE', index, max, '-inf', 'WITHSCORES', 'LIMIT', 0,
+            math.min(256, budget - scanned))
         if #batch == 0 then
             break
         end
         for i = 1, #batch, 2 do
             local uuid, seq = batch[i], batch[i + 1]
             max = '(' .. seq
-            if field == '' or redis.call('HGET', job_key(uuid), field) == value then
+            scanned = scanned + 1
+            if passes(uuid, job_type, queue, conditions) then
                 table.insert(out, seq)
                 table.insert(out, uuid)
                 for _, v in ipairs(load(uuid)) do
@@ -39,6 +117,16 @@ if op == 'list' then
         end
     end
     return out
+elseif op == 'delete_one' then
+    -- ARGV: prefix, 'delete_one', uuid. Deletes the job if it has finished; returns 1
+    -- if it did, else 0.
+    local uuid = ARGV[3]
+    local status = redis.call('HGET', job_key(uuid), 'status')
+    if status == 'done' or status == 'failed' or status == 'cancelled' then
+        remove_finished(uuid, status)
+        return 1
+    end
+    return 0
 elseif op == 'delete' then
     -- ARGV: prefix, 'delete', finished before (ms), most to delete, statuses...
     -- Returns the count per status, in the order given.
@@ -49,16 +137,7 @@ elseif op == 'delete' then
         local uuids = redis.call('ZRANGEBYSCORE', P .. ':finished:' .. status, '-inf', '(' .. before,
             'LIMIT', 0, budget)
         for _, uuid in ipairs(uuids) do
-            local key = job_key(uuid)
-            local job_type = redis.call('HGET', key, 'type')
-            redis.call('ZREM', P .. ':finished:' .. status, uuid)
-            redis.call('ZREM', P .. ':status:' .. status, uuid)
-            redis.call('ZREM', P .. ':all', uuid)
-            if job_type then
-                redis.call('ZREM', P .. ':type:' .. job_type, uuid)
-                redis.call('HINCRBY', P .. ':counts', status .. '\t' .. job_type, -1)
-            end
-            redis.call('DEL', key)
+            remove_finished(uuid, status)
         end
         budget = budget - #uuids
         table.insert(counts, #uuids)
