@@ -209,6 +209,10 @@ async fn the_token_and_the_guards_cover_the_api_and_leave_the_users_routes_alone
     )
     .await;
     assert_eq!(allowed.status, 200);
+    // The dashboard's pages are open under the prefix too (they ask for the token).
+    let page = call(&app, get("/zerog/ui/jobs")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.header("content-type").starts_with("text/html"));
     // A user's path that ends like the open one is still behind the token.
     let sneaky = call(&app, get("/zerog/examples/health")).await;
     sneaky.assert_error(401, "unauthorized");

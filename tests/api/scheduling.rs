@@ -704,3 +704,58 @@ async fn a_submit_may_set_the_priority_and_a_bad_one_is_refused() {
     }
     assert_eq!(job_count(&app).await, before, "nothing was enqueued");
 }
+
+#[actix_web::test]
+async fn single_submits_that_come_together_share_one_write_and_keep_their_answers() {
+    let inserts = Arc::new(AtomicUsize::new(0));
+    let store = CountingStore {
+        inner: Backend::connect("sqlite::memory:").await.unwrap(),
+        inserts: inserts.clone(),
+    };
+    let backend = Backend::new(Arc::new(store));
+    let spec = <waste_time::WasteTime as zerog::Job>::SPEC;
+    let taken = JobRecord::new(&spec, json!({ "delay": 1 }));
+    backend.submit(&taken, 1).await.unwrap();
+    inserts.store(0, Ordering::SeqCst);
+
+    // Forty submits at once, one of them with a uuid that is taken.
+    let records: Vec<JobRecord> = (0..40)
+        .map(|i| {
+            if i == 17 {
+                taken.clone()
+            } else {
+                JobRecord::new(&spec, json!({ "delay": i }))
+            }
+        })
+        .collect();
+    let answers =
+        futures_util::future::join_all(records.iter().map(|record| backend.submit(record, 1)))
+            .await;
+    for (i, answer) in answers.iter().enumerate() {
+        match (i, answer) {
+            (17, Err(zerog::backend::StoreError::Duplicate(uuid))) => assert_eq!(*uuid, taken.uuid),
+            (17, other) => panic!("the taken uuid was accepted: {other:?}"),
+            (_, answer) => assert!(answer.is_ok(), "submit {i}: {answer:?}"),
+        }
+    }
+    for record in records.iter().filter(|record| record.uuid != taken.uuid) {
+        let stored = backend.get(record.uuid).await.unwrap();
+        assert_eq!(
+            stored.map(|stored| stored.params),
+            Some(record.params.clone())
+        );
+    }
+    // Without a taken uuid among them, forty submits are a write or two.
+    inserts.store(0, Ordering::SeqCst);
+    let fresh: Vec<JobRecord> = (0..40)
+        .map(|i| JobRecord::new(&spec, json!({ "delay": i })))
+        .collect();
+    let answers =
+        futures_util::future::join_all(fresh.iter().map(|record| backend.submit(record, 1))).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let writes = inserts.load(Ordering::SeqCst);
+    assert!(
+        writes <= 2,
+        "forty submits that came together took {writes} writes"
+    );
+}

@@ -15,6 +15,7 @@ mod prime_sieve;
 mod waste_time;
 
 mod cli;
+mod completion;
 mod control;
 mod crash_recovery;
 mod end_to_end;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 #[cfg(feature = "beanstalkd")]
 use super::beanstalkd;
+use super::grouping::Grouping;
 use super::pauses::PausedQueues;
 pub use super::pauses::REFRESH as PAUSE_REFRESH;
 use super::url::connect_store;
@@ -35,6 +36,8 @@ pub struct Backend {
     /// Notified when a run ends or a job is cancelled through this handle: what a
     /// client waiting for a job of this process wakes on.
     settled: Arc<Notify>,
+    /// Single submits that come together, written together.
+    grouping: Arc<Grouping>,
     paused: Arc<PausedQueues>,
 }
 
@@ -109,6 +112,7 @@ impl Backend {
             store,
             submitted: Arc::new(Notify::new()),
             settled: Arc::new(Notify::new()),
+            grouping: Arc::default(),
             paused: Arc::default(),
         }
     }
@@ -167,10 +171,18 @@ impl Backend {
         run_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let accepted: Vec<(Cow<'_, JobRecord>, u32)> = jobs
+        let mut accepted: Vec<(Cow<'_, JobRecord>, u32)> = jobs
             .map(|(record, cost)| (lifecycle::accepted(record, run_at, now), cost))
             .collect();
         if accepted.is_empty() {
+            return Ok(());
+        }
+        if accepted.len() == 1 && self.store.atomic_inserts() {
+            let (record, cost) = accepted.remove(0);
+            self.grouping
+                .insert(&self.store, record.into_owned(), cost, run_at)
+                .await?;
+            wake(&self.submitted);
             return Ok(());
         }
         let jobs: Vec<NewJob<'_>> = accepted

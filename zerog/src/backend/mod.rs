@@ -49,6 +49,7 @@
 
 #[cfg(feature = "beanstalkd")]
 pub mod beanstalkd;
+mod grouping;
 mod handle;
 mod loops;
 mod model;
@@ -453,6 +454,14 @@ pub trait Store: Send + Sync + 'static {
         job: &NewJob<'_>,
         unique: &UniqueKey,
     ) -> Result<Inserted, StoreError>;
+
+    /// Whether [`Store::insert`] of a batch stores all of it or none, as every
+    /// store of zerog's does (beanstalkd's puts aside, which a later failure takes
+    /// back or skips). Only such a store has concurrent single submits grouped into
+    /// one insert, since a refused group is then inserted again job by job.
+    fn atomic_inserts(&self) -> bool {
+        true
+    }
 
     /// This store as the PostgreSQL backend, if it is one (and is also the queue):
     /// what an enqueue inside a caller's own transaction needs

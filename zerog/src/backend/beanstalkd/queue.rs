@@ -129,6 +129,12 @@ impl Store for BeanstalkdQueue {
         inserted
     }
 
+    /// The puts of a batch that fails midway are not taken back at once (their
+    /// entries are skipped when they come up), so single submits are not grouped.
+    fn atomic_inserts(&self) -> bool {
+        false
+    }
+
     /// Puts the job, then inserts it under its key in the store; a duplicate, like a
     /// failure, deletes the entry again.
     async fn insert_unique(
