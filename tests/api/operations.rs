@@ -1,24 +1,18 @@
 //! `/health`, `/metrics`, the bearer token, the limits (body size, nesting depth), no
 //! internal error text in 503s, and the access log.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::test::TestRequest;
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
-use zerog::backend::{
-    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, WriteOutcome,
-};
+use zerog::Registry;
+use zerog::backend::{Backend, SqliteBackend, StoreError};
 use zerog::http::ApiState;
 use zerog::metrics::{RunOutcome, observe_run};
-use zerog::{Registry, Status};
 use zerog_tests::api::{self, TestApp, call, get, post_json};
+use zerog_tests::hooked::Hooked;
 use zerog_tests::process::ChildProcess;
 use zerog_tests::{DEADLINE, sqlite_url, wait_for};
 
@@ -38,134 +32,12 @@ async fn app_with(configure: impl FnOnce(ApiState) -> ApiState) -> impl TestApp 
 }
 
 /// A store that fails every call, as a store whose server is down does.
-struct DownStore;
-
-fn down<T>() -> Result<T, StoreError> {
-    Err(StoreError::Backend(SECRET.into()))
-}
-
-#[async_trait]
-impl Store for DownStore {
-    async fn insert(&self, _: &[NewJob<'_>]) -> Result<(), StoreError> {
-        down()
-    }
-    async fn insert_unique(
-        &self,
-        _: &NewJob<'_>,
-        _: &zerog::backend::UniqueKey,
-    ) -> Result<zerog::backend::Inserted, StoreError> {
-        down()
-    }
-    async fn reserve(&self, _: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
-        down()
-    }
-    async fn get(&self, _: Uuid) -> Result<Option<Stored>, StoreError> {
-        down()
-    }
-    async fn write(
-        &self,
-        _: &[zerog::backend::Write<'_>],
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
-        down()
-    }
-    async fn signals(&self, _: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
-        down()
-    }
-    async fn expired(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<Stored>, StoreError> {
-        down()
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        down()
-    }
-    async fn list(
-        &self,
-        _: &ListQuery,
-        _: Option<u64>,
-        _: usize,
-    ) -> Result<zerog::backend::Listed, StoreError> {
-        down()
-    }
-    async fn delete_if_finished(&self, _: uuid::Uuid) -> Result<bool, StoreError> {
-        down()
-    }
-    async fn delete_finished(
-        &self,
-        _: &[Status],
-        _: DateTime<Utc>,
-    ) -> Result<BTreeMap<Status, u64>, StoreError> {
-        down()
-    }
-    async fn stats(&self) -> Result<Stats, StoreError> {
-        down()
-    }
-    async fn overview(
-        &self,
-        _: u64,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> Result<zerog::backend::Overview, StoreError> {
-        down()
-    }
-    async fn heartbeat_worker(
-        &self,
-        _: &WorkerInfo,
-        _: Duration,
-    ) -> Result<WorkerCommand, StoreError> {
-        down()
-    }
-    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
-        down()
-    }
-    async fn command_worker(&self, _: &str, _: WorkerCommand) -> Result<bool, StoreError> {
-        down()
-    }
-    async fn remove_worker(&self, _: &str) -> Result<(), StoreError> {
-        down()
-    }
-    async fn set_queue_paused(&self, _: &str, _: bool) -> Result<(), StoreError> {
-        down()
-    }
-    async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
-        down()
-    }
-
-    async fn put_schedule(
-        &self,
-        _: &zerog::schedule::Schedule,
-        _: zerog::schedule::ScheduleSource,
-        _: zerog::backend::PutSchedule,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        down()
-    }
-    async fn list_schedules(
-        &self,
-    ) -> Result<Vec<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
-        down()
-    }
-    async fn get_schedule(
-        &self,
-        _: &str,
-    ) -> Result<Option<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
-        down()
-    }
-    async fn delete_schedule(&self, _: &str) -> Result<bool, zerog::backend::StoreError> {
-        down()
-    }
-    async fn pause_schedule(
-        &self,
-        _: &str,
-        _: bool,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        down()
-    }
-    async fn fire(&self, _: &zerog::backend::Fire<'_>) -> Result<bool, zerog::backend::StoreError> {
-        down()
-    }
-}
-
 async fn down_app() -> impl TestApp {
-    let backend = Backend::new(Arc::new(DownStore));
+    let sqlite = SqliteBackend::connect("sqlite::memory:").await.unwrap();
+    let down = Hooked::new(Arc::new(sqlite), |_| {
+        Box::pin(async { Err(StoreError::Backend(SECRET.into())) })
+    });
+    let backend = Backend::new(Arc::new(down));
     api::mount(ApiState::new(backend, registry())).await
 }
 

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use zerog::backend::{Backend, Store};
+use zerog::backend::{Backend, SqliteBackend};
 use zerog::http::ApiState;
 use zerog::{JobRecord, Registry, lifecycle};
 use zerog_tests::api::{self, TestApp, call, get, post_json};
+use zerog_tests::hooked::{Call, Hooked};
 
 use crate::waste_time;
 
@@ -193,180 +194,20 @@ async fn unknown_query_parameters_on_posts_are_refused() {
 }
 
 /// A store that counts its inserts and passes every call on to SQLite.
-struct CountingStore {
-    inner: Backend,
-    inserts: Arc<AtomicUsize>,
-}
-
-#[async_trait::async_trait]
-impl Store for CountingStore {
-    async fn insert(
-        &self,
-        jobs: &[zerog::backend::NewJob<'_>],
-    ) -> Result<(), zerog::backend::StoreError> {
-        self.inserts.fetch_add(1, Ordering::SeqCst);
-        self.inner.store().insert(jobs).await
-    }
-    async fn insert_unique(
-        &self,
-        job: &zerog::backend::NewJob<'_>,
-        unique: &zerog::backend::UniqueKey,
-    ) -> Result<zerog::backend::Inserted, zerog::backend::StoreError> {
-        self.inserts.fetch_add(1, Ordering::SeqCst);
-        self.inner.store().insert_unique(job, unique).await
-    }
-    async fn reserve(
-        &self,
-        request: &zerog::backend::ReserveRequest<'_>,
-    ) -> Result<Vec<zerog::backend::Reservation>, zerog::backend::StoreError> {
-        self.inner.store().reserve(request).await
-    }
-    async fn get(
-        &self,
-        uuid: uuid::Uuid,
-    ) -> Result<Option<zerog::backend::Stored>, zerog::backend::StoreError> {
-        self.inner.store().get(uuid).await
-    }
-    async fn write(
-        &self,
-        writes: &[zerog::backend::Write<'_>],
-    ) -> Result<Vec<zerog::backend::WriteOutcome>, zerog::backend::StoreError> {
-        self.inner.store().write(writes).await
-    }
-    async fn signals(
-        &self,
-        leases: &[zerog::backend::Lease],
-    ) -> Result<Vec<zerog::backend::RunSignal>, zerog::backend::StoreError> {
-        self.inner.store().signals(leases).await
-    }
-    async fn expired(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<zerog::backend::Stored>, zerog::backend::StoreError> {
-        self.inner.store().expired(now, limit).await
-    }
-    async fn list(
-        &self,
-        query: &zerog::backend::ListQuery,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<zerog::backend::Listed, zerog::backend::StoreError> {
-        self.inner.store().list(query, after, limit).await
-    }
-    async fn delete_if_finished(
-        &self,
-        uuid: uuid::Uuid,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.store().delete_if_finished(uuid).await
-    }
-    async fn delete_finished(
-        &self,
-        statuses: &[zerog::Status],
-        finished_before: DateTime<Utc>,
-    ) -> Result<std::collections::BTreeMap<zerog::Status, u64>, zerog::backend::StoreError> {
-        self.inner
-            .store()
-            .delete_finished(statuses, finished_before)
-            .await
-    }
-    async fn stats(&self) -> Result<zerog::backend::Stats, zerog::backend::StoreError> {
-        self.inner.store().stats().await
-    }
-    async fn overview(
-        &self,
-        cap: u64,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<zerog::backend::Overview, zerog::backend::StoreError> {
-        self.inner.store().overview(cap, since).await
-    }
-    async fn ping(&self) -> Result<(), zerog::backend::StoreError> {
-        self.inner.store().ping().await
-    }
-    async fn heartbeat_worker(
-        &self,
-        info: &zerog::backend::WorkerInfo,
-        ttl: std::time::Duration,
-    ) -> Result<zerog::backend::WorkerCommand, zerog::backend::StoreError> {
-        self.inner.store().heartbeat_worker(info, ttl).await
-    }
-    async fn list_workers(
-        &self,
-    ) -> Result<Vec<zerog::backend::WorkerInfo>, zerog::backend::StoreError> {
-        self.inner.store().list_workers().await
-    }
-    async fn command_worker(
-        &self,
-        id: &str,
-        command: zerog::backend::WorkerCommand,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.store().command_worker(id, command).await
-    }
-    async fn remove_worker(&self, id: &str) -> Result<(), zerog::backend::StoreError> {
-        self.inner.store().remove_worker(id).await
-    }
-    async fn set_queue_paused(
-        &self,
-        queue: &str,
-        paused: bool,
-    ) -> Result<(), zerog::backend::StoreError> {
-        self.inner.store().set_queue_paused(queue, paused).await
-    }
-    async fn paused_queues(
-        &self,
-    ) -> Result<std::collections::BTreeSet<String>, zerog::backend::StoreError> {
-        self.inner.store().paused_queues().await
-    }
-
-    async fn put_schedule(
-        &self,
-        schedule: &zerog::schedule::Schedule,
-        source: zerog::schedule::ScheduleSource,
-        mode: zerog::backend::PutSchedule,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner
-            .store()
-            .put_schedule(schedule, source, mode, now)
-            .await
-    }
-    async fn list_schedules(
-        &self,
-    ) -> Result<Vec<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
-        self.inner.store().list_schedules().await
-    }
-    async fn get_schedule(
-        &self,
-        name: &str,
-    ) -> Result<Option<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
-        self.inner.store().get_schedule(name).await
-    }
-    async fn delete_schedule(&self, name: &str) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.store().delete_schedule(name).await
-    }
-    async fn pause_schedule(
-        &self,
-        name: &str,
-        paused: bool,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.store().pause_schedule(name, paused, now).await
-    }
-    async fn fire(
-        &self,
-        fire: &zerog::backend::Fire<'_>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.store().fire(fire).await
-    }
+async fn counting_store(inserts: Arc<AtomicUsize>) -> Hooked {
+    let sqlite = SqliteBackend::connect("sqlite::memory:").await.unwrap();
+    Hooked::new(Arc::new(sqlite), move |call| {
+        if matches!(call, Call::Insert | Call::InsertUnique) {
+            inserts.fetch_add(1, Ordering::SeqCst);
+        }
+        Box::pin(async { Ok(()) })
+    })
 }
 
 #[actix_web::test]
 async fn a_batch_is_enqueued_in_one_write_in_input_order() {
     let inserts = Arc::new(AtomicUsize::new(0));
-    let store = CountingStore {
-        inner: Backend::connect("sqlite::memory:").await.unwrap(),
-        inserts: inserts.clone(),
-    };
+    let store = counting_store(inserts.clone()).await;
     let backend = Backend::new(Arc::new(store));
     let registry = Registry::new().register::<waste_time::WasteTime>();
     let app = api::mount(ApiState::new(backend, registry)).await;
@@ -708,10 +549,7 @@ async fn a_submit_may_set_the_priority_and_a_bad_one_is_refused() {
 #[actix_web::test]
 async fn single_submits_that_come_together_share_one_write_and_keep_their_answers() {
     let inserts = Arc::new(AtomicUsize::new(0));
-    let store = CountingStore {
-        inner: Backend::connect("sqlite::memory:").await.unwrap(),
-        inserts: inserts.clone(),
-    };
+    let store = counting_store(inserts.clone()).await;
     let backend = Backend::new(Arc::new(store));
     let spec = <waste_time::WasteTime as zerog::Job>::SPEC;
     let taken = JobRecord::new(&spec, json!({ "delay": 1 }));

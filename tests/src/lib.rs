@@ -5,6 +5,7 @@
 //! with a message that says what never happened.
 
 pub mod api;
+pub mod hooked;
 pub mod process;
 pub mod proxy;
 pub mod services;

@@ -1,17 +1,15 @@
 //! A real TCP port and a real worker: submit the examples and follow them to the end.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use zerog::backend::{
-    Backend, Lease, ListQuery, NewJob, Reservation, ReserveRequest, RunSignal, Stats, Store,
-    StoreError, Stored, WorkerCommand, WorkerInfo, Write, WriteOutcome,
-};
-use zerog::{Registry, Status};
+use zerog::Registry;
+use zerog::backend::{Backend, SqliteBackend};
 use zerog_tests::Service;
+use zerog_tests::hooked::{Call, Hooked};
 
 use crate::{prime_sieve, waste_time};
 
@@ -122,141 +120,6 @@ async fn the_sieve_state_is_not_a_parameter() {
     service.stop().await;
 }
 
-/// A store whose housekeeping calls (lease recovery, heartbeats) never answer, as a
-/// store in trouble can; every other call goes to SQLite.
-struct HangsInHousekeeping {
-    inner: zerog::backend::SqliteBackend,
-    entered: std::sync::atomic::AtomicUsize,
-}
-
-impl HangsInHousekeeping {
-    async fn hang<T>(&self) -> T {
-        self.entered
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        std::future::pending().await
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for HangsInHousekeeping {
-    async fn insert(&self, jobs: &[NewJob<'_>]) -> Result<(), StoreError> {
-        self.inner.insert(jobs).await
-    }
-    async fn insert_unique(
-        &self,
-        job: &NewJob<'_>,
-        unique: &zerog::backend::UniqueKey,
-    ) -> Result<zerog::backend::Inserted, StoreError> {
-        self.inner.insert_unique(job, unique).await
-    }
-    async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
-        self.inner.reserve(request).await
-    }
-    async fn get(&self, uuid: uuid::Uuid) -> Result<Option<Stored>, StoreError> {
-        self.inner.get(uuid).await
-    }
-    async fn write(&self, writes: &[Write<'_>]) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.inner.write(writes).await
-    }
-    async fn signals(&self, leases: &[Lease]) -> Result<Vec<RunSignal>, StoreError> {
-        self.inner.signals(leases).await
-    }
-    async fn expired(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<Stored>, StoreError> {
-        self.hang().await
-    }
-    async fn list(
-        &self,
-        query: &ListQuery,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<zerog::backend::Listed, StoreError> {
-        self.inner.list(query, after, limit).await
-    }
-    async fn delete_if_finished(&self, uuid: uuid::Uuid) -> Result<bool, StoreError> {
-        self.inner.delete_if_finished(uuid).await
-    }
-    async fn delete_finished(
-        &self,
-        statuses: &[Status],
-        before: DateTime<Utc>,
-    ) -> Result<BTreeMap<Status, u64>, StoreError> {
-        self.inner.delete_finished(statuses, before).await
-    }
-    async fn stats(&self) -> Result<Stats, StoreError> {
-        self.inner.stats().await
-    }
-    async fn overview(
-        &self,
-        cap: u64,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<zerog::backend::Overview, StoreError> {
-        self.inner.overview(cap, since).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn heartbeat_worker(
-        &self,
-        _: &WorkerInfo,
-        _: Duration,
-    ) -> Result<WorkerCommand, StoreError> {
-        self.hang().await
-    }
-    async fn list_workers(&self) -> Result<Vec<WorkerInfo>, StoreError> {
-        self.inner.list_workers().await
-    }
-    async fn command_worker(&self, id: &str, command: WorkerCommand) -> Result<bool, StoreError> {
-        self.inner.command_worker(id, command).await
-    }
-    async fn remove_worker(&self, id: &str) -> Result<(), StoreError> {
-        self.inner.remove_worker(id).await
-    }
-    async fn set_queue_paused(&self, queue: &str, paused: bool) -> Result<(), StoreError> {
-        self.inner.set_queue_paused(queue, paused).await
-    }
-    async fn paused_queues(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
-        self.inner.paused_queues().await
-    }
-
-    async fn put_schedule(
-        &self,
-        schedule: &zerog::schedule::Schedule,
-        source: zerog::schedule::ScheduleSource,
-        mode: zerog::backend::PutSchedule,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.put_schedule(schedule, source, mode, now).await
-    }
-    async fn list_schedules(
-        &self,
-    ) -> Result<Vec<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
-        self.inner.list_schedules().await
-    }
-    async fn get_schedule(
-        &self,
-        name: &str,
-    ) -> Result<Option<zerog::schedule::ScheduleState>, zerog::backend::StoreError> {
-        self.inner.get_schedule(name).await
-    }
-    async fn delete_schedule(&self, name: &str) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.delete_schedule(name).await
-    }
-    async fn pause_schedule(
-        &self,
-        name: &str,
-        paused: bool,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.pause_schedule(name, paused, now).await
-    }
-    async fn fire(
-        &self,
-        fire: &zerog::backend::Fire<'_>,
-    ) -> Result<bool, zerog::backend::StoreError> {
-        self.inner.fire(fire).await
-    }
-}
-
 /// Does nothing: a job type of this test's own, so that its runs count in no other
 /// test's histogram.
 #[derive(zerog::Job, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -271,14 +134,23 @@ impl zerog::Run for HousekeepingNoop {
 
 #[actix_web::test]
 async fn a_store_that_hangs_in_housekeeping_never_stops_the_runs() {
-    let store = Arc::new(HangsInHousekeeping {
-        inner: zerog::backend::SqliteBackend::connect("sqlite::memory:")
-            .await
-            .unwrap(),
-        entered: Default::default(),
+    // Housekeeping's calls (lease recovery, heartbeats) never answer, as a store in
+    // trouble's can; every other call goes to SQLite.
+    let entered = Arc::new(AtomicUsize::new(0));
+    let sqlite = SqliteBackend::connect("sqlite::memory:").await.unwrap();
+    let counted = entered.clone();
+    let store = Hooked::new(Arc::new(sqlite), move |call| {
+        let counted = counted.clone();
+        Box::pin(async move {
+            if matches!(call, Call::Expired | Call::HeartbeatWorker) {
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        })
     });
     let registry = Registry::new().register::<HousekeepingNoop>();
-    let service = Service::start(Backend::new(store.clone()), registry, 2).await;
+    let service = Service::start(Backend::new(Arc::new(store)), registry, 2).await;
     let mut uuids = Vec::new();
     for _ in 0..6 {
         uuids.push(service.submit("housekeeping_noop", &json!({})).await);
@@ -288,7 +160,7 @@ async fn a_store_that_hangs_in_housekeeping_never_stops_the_runs() {
         assert_eq!(progress["status"], "done", "{progress}");
     }
     assert!(
-        store.entered.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        entered.load(Ordering::SeqCst) > 0,
         "housekeeping called the store and was left hanging"
     );
     service.stop().await;
