@@ -343,6 +343,7 @@ async fn retry_sends_a_cancelled_or_failed_job_back_and_refuses_the_rest() {
         queues: &ask,
         job_types: &ask,
         max_cost: 1,
+        max_job_cost: 1,
         max_jobs: 1,
         lease: std::time::Duration::from_secs(30),
         queue_limits: &Default::default(),

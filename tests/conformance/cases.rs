@@ -210,6 +210,24 @@ pub async fn reserve_takes_only_what_fits_the_free_capacity(ctx: Ctx) {
     assert_eq!((taken.record.uuid, taken.cost), (big.uuid, 5));
 }
 
+pub async fn reserve_ahead_takes_no_job_costlier_than_one_may_be(ctx: Ctx) {
+    let big = enqueue(&ctx, "a", "alpha", 3).await;
+    let small = enqueue(&ctx, "a", "alpha", 1).await;
+    let other = enqueue(&ctx, "a", "alpha", 2).await;
+    // Ten units to fill, as a worker of capacity two holding jobs ahead asks.
+    let ahead = Ask::new(&["alpha"], &["a"]).max_cost(10).max_job_cost(2);
+    let batch = reserve_many(&ctx, &ahead, 10).await.unwrap();
+    let taken: Vec<_> = batch.iter().map(|r| r.record.uuid).collect();
+    assert_eq!(
+        taken,
+        [small.uuid, other.uuid],
+        "cost 3 is more than one job may cost"
+    );
+    let wide = Ask::new(&["alpha"], &["a"]).max_cost(3);
+    let taken = reserve_within(&ctx, &wide, "the big job, for a wider worker").await;
+    assert_eq!(taken.record.uuid, big.uuid);
+}
+
 pub async fn queue_limits_cap_running_jobs_across_workers(ctx: Ctx) {
     let first = enqueue(&ctx, "a", "limited", 1).await;
     let second = enqueue(&ctx, "a", "limited", 1).await;

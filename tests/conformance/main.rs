@@ -114,6 +114,7 @@ macro_rules! conformance_suite {
             reserve_waits_for_run_at,
             reserve_serves_only_the_requested_queues_and_types,
             reserve_takes_only_what_fits_the_free_capacity,
+            reserve_ahead_takes_no_job_costlier_than_one_may_be,
             queue_limits_cap_running_jobs_across_workers,
             reserve_many_takes_a_batch_that_fits,
             ack_finishes_the_job_for_good,
@@ -217,6 +218,8 @@ pub struct Ask {
     pub job_types: Vec<String>,
     /// Its free capacity.
     pub max_cost: u32,
+    /// The most one job may cost; the free capacity unless set.
+    pub max_job_cost: Option<u32>,
     /// The lease it takes.
     pub lease: Duration,
     /// Queue limits.
@@ -231,6 +234,7 @@ impl Ask {
             queues: queues.iter().map(|&q| q.to_owned()).collect(),
             job_types: job_types.iter().map(|&t| t.to_owned()).collect(),
             max_cost: 10,
+            max_job_cost: None,
             lease: Duration::from_secs(30),
             limits: BTreeMap::new(),
         }
@@ -239,6 +243,12 @@ impl Ask {
     /// The same with `max_cost` units free.
     pub fn max_cost(mut self, units: u32) -> Self {
         self.max_cost = units;
+        self
+    }
+
+    /// The same with no job costing more than `units`, whatever is free.
+    pub fn max_job_cost(mut self, units: u32) -> Self {
+        self.max_job_cost = Some(units);
         self
     }
 
@@ -261,6 +271,7 @@ impl Ask {
             queues: &self.queues,
             job_types: &self.job_types,
             max_cost: self.max_cost,
+            max_job_cost: self.max_job_cost.unwrap_or(self.max_cost),
             max_jobs,
             lease: self.lease,
             queue_limits: &self.limits,

@@ -257,8 +257,12 @@ pub struct ReserveRequest<'a> {
     pub queues: &'a [String],
     /// Only jobs of these types: the ones this worker can run.
     pub job_types: &'a [String],
-    /// Only jobs whose costs add up to at most this: the worker's free capacity.
+    /// Only jobs whose costs add up to at most this: the worker's free capacity, and
+    /// what it holds ahead.
     pub max_cost: u32,
+    /// Only jobs that cost at most this each: the worker's whole capacity, so that a
+    /// job it takes ahead can run once its runs end.
+    pub max_job_cost: u32,
     /// At most this many jobs.
     pub max_jobs: usize,
     /// The lease to take.
@@ -479,7 +483,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Takes up to `request.max_jobs` due jobs that fit the request together (their
-    /// costs within `max_cost`, no queue past its limit), oldest due first, marks them
+    /// costs within `max_cost`, each within `max_job_cost`, no queue past its
+    /// limit), oldest due first, marks them
     /// `running` and leases each. An empty list when nothing fits.
     ///
     /// # Cancel safety

@@ -396,6 +396,7 @@ impl Pool {
                 queues: &self.worker.queues,
                 job_types: &self.job_types,
                 max_cost: free,
+                max_job_cost: self.worker.capacity,
                 max_jobs: free as usize,
                 lease: self.worker.lease,
                 queue_limits: &self.worker.queue_limits,

@@ -34,7 +34,7 @@ const RESERVE: &str = concat!(
 WITH candidates AS (
     SELECT c.seq, c.cost, c.run_at, c.priority
     FROM {jobs} c
-    WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= $2
+    WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= LEAST($2, $12)
       AND c.queue = ANY($3) AND c.job_type = ANY($4)
       AND ($11::uuid IS NULL OR c.uuid = $11)
     ORDER BY c.priority, c.run_at, c.seq
@@ -66,7 +66,7 @@ WITH limits AS (
 candidates AS (
     SELECT c.seq, c.queue, c.cost, c.run_at, c.priority
     FROM {jobs} c
-    WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= $2
+    WHERE c.status IN ('queued', 'waiting') AND c.run_at <= $1 AND c.cost <= LEAST($2, $12)
       AND c.queue = ANY($3) AND c.job_type = ANY($4)
       AND ($11::uuid IS NULL OR c.uuid = $11)
       AND c.queue NOT IN (SELECT queue FROM limits WHERE running >= cap)
@@ -131,7 +131,8 @@ pub(super) async fn reserve(
         .bind(now + request.lease)
         .bind(request.worker)
         .bind(timestamp(now))
-        .bind(request.only);
+        .bind(request.only)
+        .bind(i32::try_from(request.max_job_cost).unwrap_or(i32::MAX));
     let rows = if limited.is_empty() {
         query.fetch_all(&backend.inner.pool).await?
     } else {

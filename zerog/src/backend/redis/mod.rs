@@ -305,6 +305,7 @@ impl RedisBackend {
             .arg(json_string(request.queue_limits))
             .arg(only.map(|uuid| uuid.to_string()).unwrap_or_default())
             .arg(json_string(&lease_ids))
+            .arg(request.max_job_cost)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(redis_error)?;

@@ -22,7 +22,7 @@ pub(super) async fn reserve(
     // has to upgrade a read lock (which could fail busy).
     let mut tx = backend.pool.begin().await?;
     while taken.len() < request.max_jobs && free > 0 {
-        match reserve_one(&mut tx, request, free).await {
+        match reserve_one(&mut tx, request, free.min(request.max_job_cost)).await {
             Ok(Some(reservation)) => {
                 free = free.saturating_sub(reservation.cost);
                 taken.push(reservation);

@@ -1,11 +1,12 @@
 -- ARGV: prefix, now (ms), max cost, max jobs, lease expiry (ms), worker, start time
 -- (record form), queues (JSON), job types (JSON), queue limits (JSON object), only this
--- uuid or '', lease ids (JSON, one per job that may be taken)
+-- uuid or '', lease ids (JSON, one per job that may be taken), max cost of one job
 -- Returns uuid, cost, lease id, record for each job taken, oldest due first.
 local now, free, max_jobs = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease_exp, worker, started = tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local queues, types = cjson.decode(ARGV[8]), cjson.decode(ARGV[9])
 local limits, only, leases = cjson.decode(ARGV[10]), ARGV[11], cjson.decode(ARGV[12])
+local max_job_cost = tonumber(ARGV[13])
 
 local allowed_queue, allowed_type, running = {}, {}, {}
 for _, queue in ipairs(queues) do
@@ -27,7 +28,7 @@ local function next_job()
     if only ~= '' then
         local f = redis.call('HMGET', job_key(only), 'status', 'queue', 'type', 'cost', 'run_at', 'seq')
         if f[1] and is_due_status(f[1]) and tonumber(f[5]) <= now and allowed_queue[f[2]]
-            and allowed_type[f[3]] and tonumber(f[4]) <= free and has_room(f[2]) then
+            and allowed_type[f[3]] and tonumber(f[4]) <= math.min(free, max_job_cost) and has_room(f[2]) then
             return {only, f[2], tonumber(f[4])}
         end
         return nil
@@ -41,7 +42,7 @@ local function next_job()
                     local member, score = due[i], tonumber(due[i + 1])
                     local uuid = string.sub(member, 18)
                     local cost = tonumber(redis.call('HGET', job_key(uuid), 'cost'))
-                    if cost <= free then
+                    if cost <= free and cost <= max_job_cost then
                         if best == nil or score < best[4] or (score == best[4] and member < best[5]) then
                             best = {uuid, queue, cost, score, member}
                         end
