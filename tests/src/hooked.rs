@@ -44,7 +44,10 @@ use zerog::schedule::{Schedule, ScheduleSource, ScheduleState};
 pub enum Call {
     Insert,
     InsertUnique,
-    Reserve,
+    /// A reserve, for `units` of capacity.
+    Reserve {
+        units: u32,
+    },
     Get,
     /// A batch of fenced writes; `settles` when one of them ends a run.
     Write {
@@ -112,7 +115,10 @@ impl Store for Hooked {
         self.inner.atomic_inserts()
     }
     async fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Vec<Reservation>, StoreError> {
-        (self.hook)(Call::Reserve).await?;
+        (self.hook)(Call::Reserve {
+            units: request.max_cost,
+        })
+        .await?;
         self.inner.reserve(request).await
     }
     async fn get(&self, uuid: Uuid) -> Result<Option<Stored>, StoreError> {

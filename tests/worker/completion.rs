@@ -51,6 +51,8 @@ async fn the_next_job_runs_while_the_end_of_the_last_is_written() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = Worker::new(backend.clone(), Registry::new().register::<HeldEndNoop>())
         .capacity(1)
+        // Nothing held ahead: the second job is taken because the slot came back.
+        .prefetch(0)
         .poll_interval(Duration::from_millis(20));
     let worker = tokio::spawn(worker.run_until(async {
         let _ = stopped.await;

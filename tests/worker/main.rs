@@ -14,6 +14,7 @@ mod prime_sieve;
 #[path = "../../examples/jobs/waste_time.rs"]
 mod waste_time;
 
+mod ahead;
 mod cli;
 mod completion;
 mod control;

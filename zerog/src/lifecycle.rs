@@ -290,6 +290,19 @@ pub fn released(mut record: JobRecord, now: DateTime<Utc>) -> Transition {
     }
 }
 
+/// A job a worker reserved ahead of a free slot and hands back unstarted (it waited
+/// too long for a slot, or the worker is stopping): queued again, due now, its attempts
+/// and log as they were, since it never ran.
+pub fn handed_back(mut record: JobRecord, now: DateTime<Utc>) -> Transition {
+    record.touch(now);
+    record.status = Status::Queued;
+    record.run_after = None;
+    Transition {
+        record,
+        next: Next::RunAt(now),
+    }
+}
+
 /// Why a job cannot be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("only failed or cancelled jobs can be retried, and this one is {0}")]

@@ -189,6 +189,10 @@ struct WorkArgs {
     /// Capacity units of the worker (default: the number of CPUs).
     #[arg(long, env = "ZEROG_CAPACITY", value_parser = clap::value_parser!(u32).range(1..))]
     capacity: Option<u32>,
+    /// The most capacity units of jobs held ahead of free slots, when runs end faster
+    /// than a reserve's round trip (default 500); `0` reserves only for free slots.
+    #[arg(long, env = "ZEROG_PREFETCH")]
+    prefetch: Option<u32>,
     /// Serve only these queues, comma-separated (default: every queue); with weights,
     /// like `critical:6,default:3,low:1`, each in proportion to its weight (a queue
     /// without one weighs 1).
@@ -388,6 +392,9 @@ fn worker(args: WorkArgs, backend: Backend, registry: Registry) -> Worker {
     let mut worker = Worker::new(backend, registry);
     if let Some(capacity) = args.capacity {
         worker = worker.capacity(capacity);
+    }
+    if let Some(units) = args.prefetch {
+        worker = worker.prefetch(units);
     }
     if args.queues.iter().any(|(_, weight)| weight.is_some()) {
         let weighted = args

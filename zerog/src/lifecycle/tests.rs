@@ -229,6 +229,21 @@ fn a_release_puts_the_run_back_unfinished() {
 }
 
 #[test]
+fn a_job_handed_back_unstarted_is_queued_as_it_was() {
+    let record = running(1);
+    let events = record.events.len();
+    let t = handed_back(record, now());
+    assert_eq!(t.next, Next::RunAt(now()));
+    assert_eq!(t.record.status, Status::Queued);
+    assert_eq!(t.record.attempts, 1, "no attempt used");
+    assert_eq!(
+        t.record.events.len(),
+        events,
+        "it never ran: nothing to log"
+    );
+}
+
+#[test]
 fn a_retry_queues_a_failed_job_afresh_and_keeps_its_log() {
     let (failed, _) = end(running(2), RunEnd::Returned(Err(JobError::retry("x"))));
     let t = retried(failed.record, now()).expect("a failed job is retryable");

@@ -36,12 +36,21 @@
 //! - **Capacity.** A worker has capacity units (default: the CPU count) and reserves a
 //!   job only when the job type's `cost` fits in what is free. A queue can be capped to a
 //!   number of running jobs across all workers.
+//! - **Claim ahead.** A worker whose runs end faster than a reserve goes to the backend
+//!   and back holds jobs ahead of its free slots, leased to it as running jobs are (and
+//!   counted against queue limits as running), so that a slot that frees starts the next
+//!   job at once. It holds two round trips' worth at the pace runs end, at most
+//!   [`Worker::prefetch`] units (default [`DEFAULT_PREFETCH`]); a worker of long runs
+//!   holds none. A held job starts within a quarter second of its reserve, or goes back
+//!   to the queue unstarted with no attempt used, as held jobs do at a drain or a
+//!   shutdown. A worker that dies holding jobs leaves them to lease recovery.
 //! - **Shutdown and drain.** When `shutdown` completes, or a drain is requested through
 //!   the backend (`POST /workers/{id}/drain`), the worker stops reserving and lets its
 //!   runs finish. At shutdown, runs still going after the deadline (default 30 s) are
 //!   stopped and released back to the queue, unfinished, with no attempt used. A drain
 //!   with `exit` makes [`Worker::run_until`] return once nothing runs.
 
+mod ahead;
 mod completer;
 mod directory;
 mod execute;
@@ -51,11 +60,13 @@ mod weights;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
-use tokio::task::{Id, JoinSet};
+use tokio::task::{Id, JoinError, JoinHandle, JoinSet};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::backend::{
@@ -70,6 +81,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// How long an idle worker waits before it looks for due jobs again, when nothing wakes
 /// it sooner.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The most capacity units a worker holds ahead of its free slots, by default.
+pub const DEFAULT_PREFETCH: u32 = 500;
 
 /// How long runs may go on after shutdown before they are released, by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -114,6 +128,7 @@ pub struct Worker {
     lease: Duration,
     poll_interval: Duration,
     shutdown_timeout: Duration,
+    prefetch: u32,
 }
 
 impl Worker {
@@ -134,6 +149,7 @@ impl Worker {
             lease: DEFAULT_LEASE,
             poll_interval: DEFAULT_POLL_INTERVAL,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            prefetch: DEFAULT_PREFETCH,
         }
     }
 
@@ -195,6 +211,13 @@ impl Worker {
     /// Sets how long runs may go on after shutdown before they are released.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets the most capacity units of jobs the worker holds ahead of its free slots
+    /// (see "Claim ahead" above); 0 reserves only for slots that are free.
+    pub fn prefetch(mut self, units: u32) -> Self {
+        self.prefetch = units;
         self
     }
 
@@ -263,14 +286,27 @@ enum LoopExit {
     Drained,
 }
 
+/// What a reserve in the background brings back: the jobs, or why none, and how long
+/// the round trip took.
+type Reserved = (Result<Vec<Reservation>, StoreError>, Duration);
+
 /// The running state of a worker.
 struct Pool {
-    worker: Worker,
-    job_types: Vec<String>,
+    worker: Arc<Worker>,
+    job_types: Arc<[String]>,
     runs: JoinSet<()>,
     /// Cost and job of each run's task, so capacity comes back even if a task dies.
     costs: HashMap<Id, (u32, Uuid)>,
     used: u32,
+    /// The jobs held ahead of free slots.
+    ahead: ahead::Ahead,
+    /// The reserve in flight, and the units it asked for.
+    reserving: Option<(JoinHandle<Reserved>, u32)>,
+    /// The last reserve found fewer jobs than it asked for: the next waits for a wake,
+    /// the poll interval or the end of a run.
+    dry: bool,
+    /// How long a dry worker waits before it looks again.
+    wait: Duration,
     draining: bool,
     exit_when_drained: bool,
     release: watch::Sender<bool>,
@@ -313,7 +349,10 @@ impl Pool {
         let completer = Some(completer::Completer::start(worker.backend.clone()));
         Pool {
             completer,
-            worker,
+            ahead: ahead::Ahead::new(worker.prefetch, ahead::hold_limit(worker.lease)),
+            reserving: None,
+            dry: false,
+            wait: worker.poll_interval,
             job_types,
             runs: JoinSet::new(),
             costs: HashMap::new(),
@@ -324,37 +363,55 @@ impl Pool {
             snapshot,
             commands,
             housekeeping: tokio::spawn(housekeeping.run()),
+            worker: Arc::new(worker),
         }
     }
 
     async fn serve(&mut self, shutdown: impl Future<Output = ()>) -> LoopExit {
         tokio::pin!(shutdown);
-        let mut backoff = self.worker.poll_interval;
         loop {
-            if !self.draining {
-                backoff = self.fill(backoff).await;
+            self.start_held();
+            if !self.draining && !self.dry {
+                self.reserve_ahead();
             }
             self.publish();
-            if self.exit_when_drained && self.runs.is_empty() {
+            if self.exit_when_drained && self.runs.is_empty() && self.reserving.is_none() {
                 return LoopExit::Drained;
             }
-            let room = !self.draining && self.used < self.worker.capacity;
+            let idle = !self.draining && self.dry && self.reserving.is_none();
+            let expiry = self.ahead.next_expiry();
             tokio::select! {
                 () = &mut shutdown => return LoopExit::Shutdown,
                 Some(ended) = self.runs.join_next_with_id() => {
                     self.ended(ended);
+                    let mut count = 1;
                     // Collect every run that has ended meanwhile, so that the next
                     // reserve takes one batch rather than a round trip per job.
                     while let Some(ended) = self.runs.try_join_next_with_id() {
                         self.ended(ended);
+                        count += 1;
                     }
+                    self.ahead.ended(count, Instant::now());
+                    self.dry = false;
+                }
+                reserved = in_flight(&mut self.reserving) => {
+                    let asked = self.reserving.take().map_or(0, |(_, units)| units);
+                    self.reserved(reserved, asked).await;
                 }
                 // Wakes on an enqueue in this process, or in any process where the
-                // backend can tell (LISTEN/NOTIFY, pub/sub); else after the backoff.
-                () = self.worker.backend.wait_for_jobs(backoff), if room => {}
+                // backend can tell (LISTEN/NOTIFY, pub/sub); else after the wait.
+                () = self.worker.backend.wait_for_jobs(self.wait), if idle => self.dry = false,
+                () = sleep_until(expiry) => {
+                    let expired = self.ahead.take_expired(Instant::now());
+                    self.hand_back(expired).await;
+                }
                 Ok(()) = self.commands.changed() => {
                     let command = *self.commands.borrow_and_update();
                     self.obey(command);
+                    if self.draining {
+                        let held = self.ahead.take_all();
+                        self.hand_back(held).await;
+                    }
                 }
             }
         }
@@ -386,46 +443,70 @@ impl Pool {
         });
     }
 
-    /// Reserves jobs while capacity is free, a batch per round trip; the wait before
-    /// the next look.
-    async fn fill(&mut self, backoff: Duration) -> Duration {
-        while self.used < self.worker.capacity {
-            let free = self.worker.capacity - self.used;
-            let request = ReserveRequest {
-                worker: &self.worker.id,
-                queues: &self.worker.queues,
-                job_types: &self.job_types,
-                max_cost: free,
-                max_job_cost: self.worker.capacity,
-                max_jobs: free as usize,
-                lease: self.worker.lease,
-                queue_limits: &self.worker.queue_limits,
-                only: None,
-            };
-            let reserved = if self.worker.weights.is_empty() {
-                self.worker.backend.reserve(&request).await
-            } else {
-                weights::reserve(&self.worker.backend, &request, &self.worker.weights).await
-            };
-            let reservations = match reserved {
-                Ok(reservations) if reservations.is_empty() => return self.worker.poll_interval,
-                Ok(reservations) => reservations,
-                Err(error) => {
-                    log_backend_error("reserve", &error);
-                    return (backoff * 2).min(Duration::from_secs(5));
-                }
-            };
-            let short = reservations.len() < free as usize;
-            for reservation in reservations {
-                self.start(reservation);
-            }
-            if short {
-                // Fewer jobs were due than there is room for: asking again at once
-                // would only find none.
-                break;
-            }
+    /// Starts held jobs while they fit in the free capacity.
+    fn start_held(&mut self) {
+        if self.draining {
+            return;
         }
-        self.worker.poll_interval
+        while let Some(reservation) = self.ahead.take_fitting(self.worker.capacity - self.used) {
+            self.start(reservation);
+        }
+    }
+
+    /// Sends a reserve to the backend, in the background, for the free capacity and
+    /// what the worker should hold ahead, less what it holds; unless one is in flight
+    /// or nothing is wanted.
+    fn reserve_ahead(&mut self) {
+        if self.reserving.is_some() {
+            return;
+        }
+        let wanted = self.worker.capacity - self.used + self.ahead.target(Instant::now());
+        let Some(units) = wanted.checked_sub(self.ahead.cost()).filter(|&n| n > 0) else {
+            return;
+        };
+        let task = tokio::spawn(reserve(self.worker.clone(), self.job_types.clone(), units));
+        self.reserving = Some((task, units));
+    }
+
+    /// Takes in what a reserve for `asked` units brought back.
+    async fn reserved(&mut self, joined: Result<Reserved, JoinError>, asked: u32) {
+        let error = match joined {
+            Ok((Ok(reservations), took)) => {
+                self.ahead.reserved_in(took);
+                let cost: u32 = reservations.iter().map(|r| r.cost).sum();
+                // Fewer units than asked for were due and fit: asking again at once
+                // would only find none.
+                self.dry = cost < asked;
+                self.wait = self.worker.poll_interval;
+                if self.draining {
+                    // They came in after the drain began: back they go.
+                    self.hand_back(reservations).await;
+                } else {
+                    self.ahead.hold(reservations, Instant::now());
+                }
+                return;
+            }
+            Ok((Err(error), _)) => error,
+            Err(error) => StoreError::Backend(format!("the reserve's task failed: {error}").into()),
+        };
+        log_backend_error("reserve", &error);
+        self.dry = true;
+        self.wait = (self.wait * 2).min(Duration::from_secs(5));
+    }
+
+    /// Puts held jobs back in the queue, unstarted, with no attempt used.
+    async fn hand_back(&self, held: Vec<Reservation>) {
+        let Some((completer, _)) = &self.completer else {
+            return;
+        };
+        if !held.is_empty() {
+            tracing::debug!(jobs = held.len(), "handing back jobs held ahead");
+        }
+        let now = Utc::now();
+        for reservation in held {
+            let transition = crate::lifecycle::handed_back(reservation.record, now);
+            completer.hand_over(reservation.lease, transition).await;
+        }
     }
 
     /// Spawns the run of a reserved job.
@@ -472,10 +553,17 @@ impl Pool {
         }
     }
 
-    /// Lets the runs finish, up to the shutdown deadline, then releases the rest.
+    /// Hands back what it holds, lets the runs finish, up to the shutdown deadline,
+    /// then releases the rest.
     async fn stop(mut self, exit: LoopExit) {
         self.draining = true;
         self.publish();
+        if let Some((task, asked)) = self.reserving.take() {
+            let joined = task.await;
+            self.reserved(joined, asked).await;
+        }
+        let held = self.ahead.take_all();
+        self.hand_back(held).await;
         if exit == LoopExit::Shutdown && !self.runs.is_empty() {
             tracing::info!(worker = %self.worker.id, running = self.runs.len(), "stopping; waiting for running jobs");
             let deadline = tokio::time::sleep(self.worker.shutdown_timeout);
@@ -519,6 +607,46 @@ impl Pool {
             log_backend_error("leaving the worker directory", &error);
         }
         tracing::info!(worker = %self.worker.id, "worker stopped");
+    }
+}
+
+/// Reserves `units` for `worker`, and times the round trip.
+async fn reserve(worker: Arc<Worker>, job_types: Arc<[String]>, units: u32) -> Reserved {
+    let started = Instant::now();
+    let request = ReserveRequest {
+        worker: &worker.id,
+        queues: &worker.queues,
+        job_types: &job_types,
+        max_cost: units,
+        max_job_cost: worker.capacity,
+        max_jobs: units as usize,
+        lease: worker.lease,
+        queue_limits: &worker.queue_limits,
+        only: None,
+    };
+    let reserved = if worker.weights.is_empty() {
+        worker.backend.reserve(&request).await
+    } else {
+        weights::reserve(&worker.backend, &request, &worker.weights).await
+    };
+    (reserved, started.elapsed())
+}
+
+/// Completes with the reserve in flight; never, if there is none.
+async fn in_flight(
+    reserving: &mut Option<(JoinHandle<Reserved>, u32)>,
+) -> Result<Reserved, JoinError> {
+    match reserving {
+        Some((task, _)) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes at `at`; never, if there is no time.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 
 use crate::backend::{Backend, Reservation, ReserveRequest, StoreError};
 
-/// Reserves as `request` asks, from one queue at a time in a [`weighted_order`] of
-/// its queues: the jobs of the first queue with any due.
+/// Reserves as `request` asks, each job from a queue drawn by weight: the draws share
+/// the batch out among the queues, each queue's share is taken in one reserve, and what
+/// a queue could not fill goes to the others in a [`weighted_order`]. One job at a time
+/// or many, the shares of the jobs taken follow the weights.
 ///
 /// # Cancel safety
 ///
@@ -23,19 +25,42 @@ pub(super) async fn reserve(
     request: &ReserveRequest<'_>,
     weights: &BTreeMap<String, u32>,
 ) -> Result<Vec<Reservation>, StoreError> {
-    for queue in weighted_order(request.queues, weights, fastrand::f64) {
-        let one = std::slice::from_ref(queue);
-        let taken = backend
-            .reserve(&ReserveRequest {
-                queues: one,
-                ..request.clone()
-            })
-            .await?;
-        if !taken.is_empty() {
-            return Ok(taken);
+    let wanted = request.max_jobs.min(request.max_cost as usize);
+    let mut shares: BTreeMap<&String, usize> = BTreeMap::new();
+    for _ in 0..wanted {
+        if let Some(queue) = weighted_order(request.queues, weights, fastrand::f64).first() {
+            *shares.entry(*queue).or_default() += 1;
         }
     }
-    Ok(Vec::new())
+    let mut taken: Vec<Reservation> = Vec::new();
+    let shared = shares.into_iter().collect::<Vec<_>>();
+    let rest = weighted_order(request.queues, weights, fastrand::f64);
+    let asks = shared
+        .into_iter()
+        .chain(rest.into_iter().map(|queue| (queue, usize::MAX)));
+    for (queue, share) in asks {
+        let cost: u32 = taken.iter().map(|r| r.cost).sum();
+        let (jobs, units) = (request.max_jobs - taken.len(), request.max_cost - cost);
+        if jobs == 0 || units == 0 {
+            break;
+        }
+        let ask = ReserveRequest {
+            queues: std::slice::from_ref(queue),
+            max_jobs: share.min(jobs),
+            max_cost: units,
+            ..request.clone()
+        };
+        match backend.reserve(&ask).await {
+            Ok(more) => taken.extend(more),
+            // Jobs already taken are the worker's now; the error can wait.
+            Err(error) if !taken.is_empty() => {
+                super::log_backend_error("reserve", &error);
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(taken)
 }
 
 /// `queues` in an order drawn with `random` (uniform in `[0, 1)`): weighted random
