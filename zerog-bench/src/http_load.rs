@@ -12,8 +12,9 @@
 //!
 //! Every answer that is not 2xx is counted (the report shows the count; it should be
 //! 0), and so is every request that got no answer. With no worker running, the jobs
-//! just queue; after the clock stops, a worker drains them, unmeasured, which checks
-//! that every accepted job was stored and leaves a beanstalkd tube empty.
+//! just queue; after the clock stops, if every submit was accepted, a worker drains
+//! them, unmeasured, which checks that every accepted job was stored and leaves a
+//! beanstalkd tube empty.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -37,7 +37,7 @@ use crate::apalis_system::ApalisSystem;
 use crate::args::{BenchArgs, ChildArgs, Cli, Command, Phase, System};
 use crate::report::Extras;
 use crate::sandbox::Sandbox;
-use crate::workload::{BoxError, Figures};
+use crate::workload::{BoxError, Figures, GrowthFigures};
 use crate::zerog_system::ZerogSystem;
 
 fn main() -> ExitCode {
@@ -107,7 +107,11 @@ fn harness(bench: &BenchArgs) -> Result<(), BoxError> {
                 figures.http = Some(run_phase(&runtime, bench, system, run, Phase::Http, 1)?);
             }
             for &factor in &bench.growth {
-                let growth = run_phase(&runtime, bench, system, run, Phase::Growth, factor)?;
+                // A growth run that fails is a finding, not the end of the report.
+                let growth = run_phase(&runtime, bench, system, run, Phase::Growth, factor)
+                    .unwrap_or_else(|error| {
+                        GrowthFigures::failed(factor, factor * figures.drained_jobs, &error)
+                    });
                 figures.growth.push(growth);
             }
             eprintln!(

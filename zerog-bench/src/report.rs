@@ -192,11 +192,8 @@ fn notes(zerog: &[Figures], apalis: &[Figures], extras: &Extras) -> Vec<String> 
     let mut notes = Vec::new();
     for (system, runs) in [("zerog", zerog), ("apalis", apalis)] {
         for growth in runs.iter().flat_map(|f| &f.growth) {
-            if let Some(late) = &growth.late {
-                notes.push(format!(
-                    "{system}: {late}; no figure for {}×",
-                    growth.factor
-                ));
+            if let Some(why) = &growth.unfinished {
+                notes.push(format!("{system}: {why}; no figure for {}×", growth.factor));
             }
         }
     }
@@ -499,14 +496,16 @@ mod tests {
             factor: 10,
             jobs: 200,
             end_to_end_per_s: Some(720.0),
-            late: None,
+            unfinished: None,
         });
         let mut theirs = figures(1.0);
         theirs.growth.push(GrowthFigures {
             factor: 10,
             jobs: 200,
             end_to_end_per_s: None,
-            late: Some("the growth phase ×10: only 5 of 200 jobs were done within 600 s".into()),
+            unfinished: Some(
+                "the growth phase ×10: only 5 of 200 jobs were done within 600 s".into(),
+            ),
         });
         let table = render(&bench, &[ours], &[theirs], &no_extras(), "test");
         let row = |name: &str| {

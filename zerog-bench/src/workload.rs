@@ -128,10 +128,23 @@ pub struct GrowthFigures {
     /// Jobs queued and drained.
     pub jobs: u64,
     /// Jobs per second from the worker's start until all were done; `None` when the
-    /// drain passed its deadline.
+    /// drain did not finish.
     pub end_to_end_per_s: Option<f64>,
-    /// What the deadline cut short, if it did.
-    pub late: Option<String>,
+    /// Why the drain has no figure, if it has none: the deadline passed first, or
+    /// the run failed (apalis-redis, for one, fails to fetch from a large backlog).
+    pub unfinished: Option<String>,
+}
+
+impl GrowthFigures {
+    /// The figures of a growth run of `factor × jobs` jobs that failed with `error`.
+    pub fn failed(factor: u64, jobs: u64, error: &BoxError) -> Self {
+        GrowthFigures {
+            factor,
+            jobs,
+            end_to_end_per_s: None,
+            unfinished: Some(format!("the growth phase ×{factor} failed: {error}")),
+        }
+    }
 }
 
 /// Runs the four phases on `system`, then stops it.
@@ -209,7 +222,7 @@ pub async fn run_growth(
     let phase = format!("the growth phase ×{}", args.factor);
     let drained = drain(system, args.workers, jobs, &phase).await?;
     system.stop().await?;
-    let (end_to_end_per_s, late) = match drained {
+    let (end_to_end_per_s, unfinished) = match drained {
         Drain::Done(rate) => (Some(rate), None),
         Drain::Late(why) => (None, Some(why)),
     };
@@ -217,7 +230,7 @@ pub async fn run_growth(
         factor: args.factor,
         jobs,
         end_to_end_per_s,
-        late,
+        unfinished,
     })
 }
 
