@@ -228,6 +228,9 @@ pub struct BenchArgs {
     /// pgbench, run on PostgreSQL for the ceiling of zerog's statements when it is there.
     #[arg(long, env = "ZEROG_BENCH_PGBENCH", default_value = "pgbench")]
     pub pgbench: String,
+    /// pgbench client counts to run the ceiling with, comma-separated; the best counts.
+    #[arg(long, value_delimiter = ',', default_value = "2,8,16", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pgbench_clients: Vec<u32>,
 }
 
 /// Subcommands that the harness runs itself.
@@ -360,6 +363,7 @@ mod tests {
         assert_eq!(cli.bench.repeat, 1);
         assert!(cli.bench.growth.is_empty(), "no growth runs unless asked");
         assert_eq!(cli.bench.http_connections, 32);
+        assert_eq!(cli.bench.pgbench_clients, [2, 8, 16]);
     }
 
     #[test]

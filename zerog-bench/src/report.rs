@@ -211,9 +211,20 @@ fn notes(zerog: &[Figures], apalis: &[Figures], extras: &Extras) -> Vec<String> 
         Some(Ok(ceiling)) => {
             let fraction = ratio(zerog_end_to_end, Some(ceiling.jobs_per_s))
                 .map_or_else(|| "-".to_owned(), |f| format!("{f:.2}"));
+            let by_clients: Vec<String> = ceiling
+                .runs
+                .iter()
+                .map(|run| format!("{} → {:.0}", run.clients, run.jobs_per_s))
+                .collect();
+            let by_clients = if by_clients.len() > 1 {
+                format!(" (jobs/s by pgbench clients: {})", by_clients.join(", "))
+            } else {
+                String::new()
+            };
             notes.push(format!(
-                "SQL ceiling (pgbench: zerog's reserve of {} and its batched completion, {} clients, \
-                 {} transactions): {:.0} jobs/s ({:.0} transactions/s); zerog's end to end is {fraction} of it",
+                "SQL ceiling (pgbench: zerog's reserve of {} and its batched completion, best with \
+                 {} clients, {} transactions): {:.0} jobs/s ({:.0} transactions/s){by_clients}; \
+                 zerog's end to end is {fraction} of it",
                 ceiling.batch,
                 ceiling.clients,
                 ceiling.transactions,
@@ -544,6 +555,15 @@ mod tests {
                 transactions: 4,
                 transactions_per_s: 200.0,
                 jobs_per_s: 1600.0,
+                runs: [(2, 800.0), (8, 1600.0)]
+                    .into_iter()
+                    .map(|(clients, jobs_per_s)| crate::pgbench::ClientsRun {
+                        clients,
+                        transactions: 4,
+                        transactions_per_s: jobs_per_s / 8.0,
+                        jobs_per_s,
+                    })
+                    .collect(),
             })),
         };
         let table = render(&bench, &[figures(1.0)], &[figures(1.0)], &extras, "test");
