@@ -13,7 +13,8 @@
 //!
 //! [`run_growth`] is the growth phase, run by a child of its own on fresh storage:
 //! `F×2N` jobs enqueued in batches, then drained as in phase 3. A drain that passes
-//! the deadline is reported as such, with how far it got, rather than failing the run.
+//! the deadline is reported as such, with how far it got, rather than failing the run;
+//! the harness turns a growth child that fails into [`GrowthFigures::failed`].
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -340,5 +341,18 @@ mod tests {
         assert_eq!((one.len(), one[0].clone()), (1, 0..3));
         assert_eq!(batches(5..5, 5).count(), 0);
         assert_eq!(batches(0..2, 0).collect::<Vec<_>>(), [0..1, 1..2]);
+    }
+
+    #[test]
+    fn a_failed_growth_run_has_no_figure_and_says_why() {
+        let error: BoxError = "the apalis child (growth phase) failed: exit status: 1".into();
+        let figures = GrowthFigures::failed(10, 60_000, &error);
+        assert_eq!((figures.factor, figures.jobs), (10, 60_000));
+        assert_eq!(figures.end_to_end_per_s, None);
+        let why = figures.unfinished.unwrap();
+        assert!(
+            why.starts_with("the growth phase ×10 failed: the apalis child"),
+            "{why}"
+        );
     }
 }
