@@ -82,7 +82,9 @@ impl ApalisSystem {
                     wake_ups: Some(wake_ups),
                 }
             }
-            BackendKind::Postgres => {
+            // apalis has no beanstalkd backend: on `postgres+beanstalkd` it runs on
+            // PostgreSQL alone, as the report says.
+            BackendKind::Postgres | BackendKind::PostgresBeanstalkd => {
                 let pool = apalis_postgres::PgPool::connect(target).await?;
                 PostgresStorage::setup(&pool).await?;
                 let config = apalis_postgres::Config::default().queue(SQL_QUEUE);

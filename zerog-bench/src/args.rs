@@ -15,6 +15,10 @@ pub enum BackendKind {
     Postgres,
     /// Redis, under a fresh key prefix per system.
     Redis,
+    /// zerog's split backend: records and leases in a fresh PostgreSQL database,
+    /// delivery by beanstalkd under a fresh tube prefix. apalis has no beanstalkd
+    /// backend and runs on PostgreSQL alone.
+    PostgresBeanstalkd,
 }
 
 impl BackendKind {
@@ -24,7 +28,16 @@ impl BackendKind {
             BackendKind::Sqlite => "sqlite",
             BackendKind::Postgres => "postgres",
             BackendKind::Redis => "redis",
+            BackendKind::PostgresBeanstalkd => "postgres+beanstalkd",
         }
+    }
+
+    /// Whether the records live in PostgreSQL (with or without beanstalkd in front).
+    pub fn is_postgres(self) -> bool {
+        matches!(
+            self,
+            BackendKind::Postgres | BackendKind::PostgresBeanstalkd
+        )
     }
 }
 
@@ -36,8 +49,9 @@ impl FromStr for BackendKind {
             "sqlite" => Ok(BackendKind::Sqlite),
             "postgres" | "postgresql" => Ok(BackendKind::Postgres),
             "redis" => Ok(BackendKind::Redis),
+            "postgres+beanstalkd" | "postgresql+beanstalkd" => Ok(BackendKind::PostgresBeanstalkd),
             other => Err(format!(
-                "unknown backend `{other}`: expected sqlite, postgres or redis"
+                "unknown backend `{other}`: expected sqlite, postgres, redis or postgres+beanstalkd"
             )),
         }
     }
@@ -88,11 +102,57 @@ impl fmt::Display for System {
     }
 }
 
+/// What a child process measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The four phases of [`crate::workload::run`].
+    Main,
+    /// HTTP submits over TCP ([`crate::http_load`]), zerog only.
+    Http,
+    /// The drain of a queue `--factor` times the size of the main run's.
+    Growth,
+}
+
+impl Phase {
+    /// The name used on the child's command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Main => "main",
+            Phase::Http => "http",
+            Phase::Growth => "growth",
+        }
+    }
+}
+
+impl FromStr for Phase {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "main" => Ok(Phase::Main),
+            "http" => Ok(Phase::Http),
+            "growth" => Ok(Phase::Growth),
+            other => Err(format!(
+                "unknown phase `{other}`: expected main, http or growth"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// zerog and apalis 1.x, side by side on one backend (SPEC §10).
 ///
 /// Each system runs in a child process of its own, on fresh storage: N jobs enqueued
 /// one at a time, N more in batches, all 2N drained by W concurrent runs, then paced
-/// single jobs onto the idle workers to measure enqueue→start latency.
+/// single jobs onto the idle workers to measure enqueue→start latency. Then, each on
+/// fresh storage: HTTP submits over TCP (zerog), and the drains of `--growth` times as
+/// many jobs. On PostgreSQL, River's own benchmark and the pgbench ceiling of zerog's
+/// statements when their programs are there.
 #[derive(Debug, Parser)]
 #[command(name = "zerog-bench", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -107,7 +167,7 @@ pub struct Cli {
 /// Settings of a benchmark run.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// The backend: sqlite, postgres or redis.
+    /// The backend: sqlite, postgres, redis or postgres+beanstalkd.
     #[arg(long, default_value = "sqlite")]
     pub backend: BackendKind,
     /// Jobs per enqueue phase (the drain runs twice as many).
@@ -148,6 +208,29 @@ pub struct BenchArgs {
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
+    /// The beanstalkd server of `--backend postgres+beanstalkd`, as HOST:PORT.
+    #[arg(
+        long,
+        env = "ZEROG_BENCH_BEANSTALKD",
+        default_value = "127.0.0.1:11300"
+    )]
+    pub beanstalkd: String,
+    /// Growth runs: for each factor F, on fresh storage, F×2N jobs enqueued in batches
+    /// and drained, reported as a ratio of the main run's end-to-end rate.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
+    pub growth: Vec<u64>,
+    /// Connections that the HTTP submit phase (zerog only) opens at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_connections: u32,
+    /// River's command line (`riverqueue-cli`), run on PostgreSQL when it is there.
+    #[arg(long, env = "ZEROG_BENCH_RIVER", default_value = "riverqueue")]
+    pub river: String,
+    /// pgbench, run on PostgreSQL for the ceiling of zerog's statements when it is there.
+    #[arg(long, env = "ZEROG_BENCH_PGBENCH", default_value = "pgbench")]
+    pub pgbench: String,
+    /// pgbench client counts to run the ceiling with, comma-separated; the best counts.
+    #[arg(long, value_delimiter = ',', default_value = "2,8,16", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pgbench_clients: Vec<u32>,
 }
 
 /// Subcommands that the harness runs itself.
@@ -167,10 +250,16 @@ pub struct ChildArgs {
     /// The backend kind.
     #[arg(long)]
     pub backend: BackendKind,
+    /// What to measure.
+    #[arg(long, default_value = "main")]
+    pub phase: Phase,
     /// Where that system's storage is: a URL, or for apalis on Redis the queue name
     /// after a `#`.
     #[arg(long)]
     pub target: String,
+    /// zerog's queue apart from its store (`beanstalkd://...`), if any.
+    #[arg(long)]
+    pub queue: Option<String>,
     /// Jobs per enqueue phase.
     #[arg(long)]
     pub jobs: u64,
@@ -186,31 +275,51 @@ pub struct ChildArgs {
     /// Gap between latency enqueues, in milliseconds.
     #[arg(long)]
     pub latency_gap_ms: u64,
+    /// The growth phase's factor.
+    #[arg(long, default_value_t = 1)]
+    pub factor: u64,
+    /// Connections of the HTTP phase.
+    #[arg(long, default_value_t = 32)]
+    pub http_connections: u32,
 }
 
 impl ChildArgs {
-    /// The child's settings for `system` on `target`, from the run's settings.
-    pub fn new(bench: &BenchArgs, system: System, target: String) -> Self {
+    /// The child's main phase for `system` on `target` (and `queue`), from the run's
+    /// settings; [`Self::phase`] makes another phase of it.
+    pub fn new(bench: &BenchArgs, system: System, target: String, queue: Option<String>) -> Self {
         ChildArgs {
             system,
             backend: bench.backend,
+            phase: Phase::Main,
             target,
+            queue,
             jobs: bench.jobs,
             workers: bench.workers,
             batch: bench.batch,
             latency_jobs: bench.latency_jobs,
             latency_gap_ms: bench.latency_gap_ms,
+            factor: 1,
+            http_connections: bench.http_connections,
         }
+    }
+
+    /// The same settings for `phase`, with the growth `factor`.
+    pub fn phase(mut self, phase: Phase, factor: u64) -> Self {
+        self.phase = phase;
+        self.factor = factor;
+        self
     }
 
     /// The arguments that make a child process parse back into `self`.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args: Vec<String> = vec![
             "child".into(),
             "--system".into(),
             self.system.to_string(),
             "--backend".into(),
             self.backend.to_string(),
+            "--phase".into(),
+            self.phase.to_string(),
             "--target".into(),
             self.target.clone(),
             "--jobs".into(),
@@ -223,7 +332,15 @@ impl ChildArgs {
             self.latency_jobs.to_string(),
             "--latency-gap-ms".into(),
             self.latency_gap_ms.to_string(),
-        ]
+            "--factor".into(),
+            self.factor.to_string(),
+            "--http-connections".into(),
+            self.http_connections.to_string(),
+        ];
+        if let Some(queue) = &self.queue {
+            args.extend(["--queue".into(), queue.clone()]);
+        }
+        args
     }
 }
 
@@ -244,6 +361,29 @@ mod tests {
         assert_eq!(cli.bench.workers, 4);
         assert_eq!(cli.bench.systems, [System::Zerog, System::Apalis]);
         assert_eq!(cli.bench.repeat, 1);
+        assert!(cli.bench.growth.is_empty(), "no growth runs unless asked");
+        assert_eq!(cli.bench.http_connections, 32);
+        assert_eq!(cli.bench.pgbench_clients, [2, 8, 16]);
+    }
+
+    #[test]
+    fn the_readme_command_line_parses() {
+        let cli = parse(&[
+            "--backend",
+            "postgres+beanstalkd",
+            "--growth",
+            "10,100",
+            "--http-connections",
+            "16",
+            "--river",
+            "/opt/river/bin/riverqueue",
+        ])
+        .unwrap();
+        assert_eq!(cli.bench.backend, BackendKind::PostgresBeanstalkd);
+        assert!(cli.bench.backend.is_postgres());
+        assert_eq!(cli.bench.growth, [10, 100]);
+        assert_eq!(cli.bench.http_connections, 16);
+        assert_eq!(cli.bench.river, "/opt/river/bin/riverqueue");
     }
 
     #[test]
@@ -260,6 +400,9 @@ mod tests {
         assert!(parse(&["--jobs", "0"]).is_err());
         assert!(parse(&["--workers", "0"]).is_err());
         assert!(parse(&["--systems", "sidekiq"]).is_err());
+        assert!(parse(&["--growth", "0"]).is_err());
+        assert!(parse(&["--growth", "ten"]).is_err());
+        assert!(parse(&["--http-connections", "0"]).is_err());
     }
 
     #[test]
@@ -267,7 +410,8 @@ mod tests {
         let bench = parse(&["--backend", "redis", "--jobs", "7", "--batch", "3"])
             .unwrap()
             .bench;
-        let child = ChildArgs::new(&bench, System::Apalis, "redis://h/#q".into());
+        let child = ChildArgs::new(&bench, System::Apalis, "redis://h/#q".into(), None)
+            .phase(Phase::Growth, 10);
         let args = child.to_args();
         let cli =
             Cli::try_parse_from(std::iter::once("zerog-bench".to_owned()).chain(args)).unwrap();
@@ -280,5 +424,23 @@ mod tests {
         assert_eq!((parsed.jobs, parsed.batch), (7, 3));
         assert_eq!(parsed.workers, bench.workers);
         assert_eq!(parsed.latency_jobs, bench.latency_jobs);
+        assert_eq!((parsed.phase, parsed.factor), (Phase::Growth, 10));
+        assert_eq!(parsed.queue, None);
+    }
+
+    #[test]
+    fn a_split_queue_reaches_the_child() {
+        let bench = parse(&["--backend", "postgres+beanstalkd"]).unwrap().bench;
+        let queue = "beanstalkd://127.0.0.1:11300?tube_prefix=zb".to_owned();
+        let child = ChildArgs::new(&bench, System::Zerog, "postgres://h/db".into(), Some(queue));
+        let cli =
+            Cli::try_parse_from(std::iter::once("zerog-bench".to_owned()).chain(child.to_args()))
+                .unwrap();
+        let Some(Command::Child(parsed)) = cli.command else {
+            panic!("not parsed as a child");
+        };
+        assert_eq!(parsed.backend, BackendKind::PostgresBeanstalkd);
+        assert_eq!(parsed.phase, Phase::Main);
+        assert_eq!(parsed.queue.as_deref(), child.queue.as_deref());
     }
 }

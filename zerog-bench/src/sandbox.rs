@@ -6,6 +6,12 @@
 //!   apalis keeps its fixed `apalis` schema.
 //! - Redis: a key prefix of that name (zerog's `?prefix=`, apalis' queue name), whose
 //!   keys are scanned and deleted at the end.
+//! - PostgreSQL and beanstalkd: the database as above, and for zerog a tube prefix of
+//!   that name (`?tube_prefix=`). Each phase drains what it enqueues, so the tubes end
+//!   empty, and beanstalkd forgets an empty tube once nobody watches it.
+//!
+//! Each phase of a run (the main phases, HTTP, each growth factor) gets storage of its
+//! own, named with a label after the system.
 
 use sqlx::{AssertSqlSafe, Connection, Executor};
 use tempfile::TempDir;
@@ -21,17 +27,24 @@ pub struct Sandbox {
     dir: Option<TempDir>,
     postgres_url: String,
     redis_url: String,
+    beanstalkd: String,
 }
 
 impl Sandbox {
-    /// Creates fresh storage for `system` in run `run`.
+    /// Creates fresh storage for `system` in run `run`, for the phase `label` (`""`
+    /// for the main phases; `[a-z0-9_]` only).
     ///
     /// # Errors
     ///
     /// The backend's, if the directory, database or prefix cannot be set up; a Redis
     /// prefix that already holds keys.
-    pub async fn create(bench: &BenchArgs, system: System, run: u32) -> Result<Self, BoxError> {
-        let name = format!("zbench_{}_{run}_{system}", std::process::id());
+    pub async fn create(
+        bench: &BenchArgs,
+        system: System,
+        run: u32,
+        label: &str,
+    ) -> Result<Self, BoxError> {
+        let name = format!("zbench_{}_{run}_{system}{label}", std::process::id());
         let mut sandbox = Sandbox {
             backend: bench.backend,
             system,
@@ -39,12 +52,13 @@ impl Sandbox {
             dir: None,
             postgres_url: bench.postgres_url.clone(),
             redis_url: bench.redis_url.clone(),
+            beanstalkd: bench.beanstalkd.clone(),
         };
         match bench.backend {
             BackendKind::Sqlite => {
                 sandbox.dir = Some(tempfile::Builder::new().prefix("zbench").tempdir()?)
             }
-            BackendKind::Postgres => {
+            BackendKind::Postgres | BackendKind::PostgresBeanstalkd => {
                 let mut admin = sqlx::PgConnection::connect(&sandbox.postgres_url).await?;
                 // The name is ours, [a-z0-9_] only, so it needs no escaping.
                 let create = format!("CREATE DATABASE \"{}\"", sandbox.name);
@@ -75,12 +89,12 @@ impl Sandbox {
                     System::Apalis => format!("sqlite://{}?mode=rwc", file.display()),
                 }
             }
-            (BackendKind::Postgres, System::Zerog) => with_query(
+            (BackendKind::Postgres | BackendKind::PostgresBeanstalkd, System::Zerog) => with_query(
                 &with_database(&self.postgres_url, &self.name),
                 "schema",
                 "zbench",
             ),
-            (BackendKind::Postgres, System::Apalis) => {
+            (BackendKind::Postgres | BackendKind::PostgresBeanstalkd, System::Apalis) => {
                 with_database(&self.postgres_url, &self.name)
             }
             (BackendKind::Redis, System::Zerog) => {
@@ -88,6 +102,13 @@ impl Sandbox {
             }
             (BackendKind::Redis, System::Apalis) => format!("{}#{}", self.redis_url, self.name),
         }
+    }
+
+    /// zerog's queue apart from its store: beanstalkd under this sandbox's tube
+    /// prefix, on `postgres+beanstalkd`.
+    pub fn queue(&self) -> Option<String> {
+        (self.backend == BackendKind::PostgresBeanstalkd && self.system == System::Zerog)
+            .then(|| format!("beanstalkd://{}?tube_prefix={}", self.beanstalkd, self.name))
     }
 
     /// Removes the storage.
@@ -102,7 +123,7 @@ impl Sandbox {
                     dir.close()?;
                 }
             }
-            BackendKind::Postgres => {
+            BackendKind::Postgres | BackendKind::PostgresBeanstalkd => {
                 let mut admin = sqlx::PgConnection::connect(&self.postgres_url).await?;
                 let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
                 admin.execute(AssertSqlSafe(drop)).await?;

@@ -35,15 +35,22 @@ pub struct ZerogSystem {
 }
 
 impl ZerogSystem {
-    /// Connects to (and migrates) the backend at `url`.
-    pub async fn connect(url: &str) -> Result<Self, BoxError> {
+    /// Connects to (and migrates) the store at `url`, with the queue at `queue` if
+    /// it is apart from the store (`beanstalkd://...`).
+    pub async fn connect(url: &str, queue: Option<&str>) -> Result<Self, BoxError> {
         Ok(ZerogSystem {
-            backend: Backend::connect(url).await?,
+            backend: Backend::connect_split(url, queue).await?,
             worker: None,
         })
     }
 
-    fn record(seq: u64) -> Result<JobRecord, BoxError> {
+    /// The backend handle, for the HTTP server of [`crate::http_load`].
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The no-op job's record for `seq`.
+    pub fn record(seq: u64) -> Result<JobRecord, BoxError> {
         let params = serde_json::to_value(BenchNoop { seq })?;
         Ok(JobRecord::new(&BenchNoop::SPEC, params))
     }
