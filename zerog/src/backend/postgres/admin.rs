@@ -39,29 +39,58 @@ pub(super) async fn list(
 ) -> Result<Vec<(u64, JobRecord)>, StoreError> {
     // Backend::list checked that the cursor fits.
     let after = after.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX));
-    // The search is part of the statement only when given, so that its plan can use
-    // the parameters' index.
-    let search = if query.params.is_some() {
-        " AND record->'params' @> $6"
+    // Only the filters given are part of the statement, so that its plan (a generic
+    // one too) can use their indexes. The first of status, job type and queue leads
+    // the order, tested as `= ANY` of one value, which the planner cannot fold into a
+    // constant and drop from the order: the scan then walks that column's index
+    // (`(status, seq)`, ...) newest first. With `ORDER BY seq` alone it walks the
+    // primary key and skips every newer job of another status, such as a backlog of
+    // 100,000 queued jobs above the newest done one.
+    let equal = [
+        ("status", query.status.map(Status::as_str)),
+        ("job_type", query.job_type.as_deref()),
+        ("queue", query.queue.as_deref()),
+    ];
+    let mut filters = Vec::new();
+    let mut order = None;
+    let mut values: Vec<&str> = Vec::new();
+    for (column, value) in equal {
+        if let Some(value) = value {
+            values.push(value);
+            filters.push(format!("{column} = ANY(${})", values.len()));
+            order.get_or_insert(column);
+        }
+    }
+    let mut next = values.len();
+    if after.is_some() {
+        next += 1;
+        filters.push(format!("seq < ${next}"));
+    }
+    if query.params.is_some() {
+        next += 1;
+        filters.push(format!("record->'params' @> ${next}"));
+    }
+    let filters = if filters.is_empty() {
+        String::new()
     } else {
-        ""
+        format!("WHERE {}", filters.join(" AND "))
     };
+    let order = order.map_or(String::new(), |column| format!("{column} DESC, "));
     let sql = format!(
-        "SELECT seq, uuid, record FROM {{jobs}}
-         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR job_type = $2)
-           AND ($3::text IS NULL OR queue = $3) AND ($4::bigint IS NULL OR seq < $4){search}
-         ORDER BY seq DESC
-         LIMIT $5"
+        "SELECT seq, uuid, record FROM {{jobs}} {filters} ORDER BY {order}seq DESC LIMIT ${}",
+        next + 1
     );
-    let mut statement = sqlx::query(backend.sql_owned(sql))
-        .bind(query.status.map(Status::as_str))
-        .bind(query.job_type.as_deref())
-        .bind(query.queue.as_deref())
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let mut statement = sqlx::query(backend.sql_owned(sql));
+    for value in values {
+        statement = statement.bind(vec![value]);
+    }
+    if let Some(after) = after {
+        statement = statement.bind(after);
+    }
     if let Some(search) = &query.params {
         statement = statement.bind(sqlx::types::Json(search.as_json()));
     }
+    let statement = statement.bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let rows = statement.fetch_all(&backend.inner.pool).await?;
     rows.iter()
         .map(|row| {

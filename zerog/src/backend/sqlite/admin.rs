@@ -29,8 +29,36 @@ pub(super) async fn list(
     // Backend::list checked that the cursor fits.
     let after = after.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX));
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let filters = "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_type = ?2)
-           AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR seq < ?4)";
+    // Only the filters given are part of the statement: SQLite plans `?1 IS NULL OR
+    // status = ?1` without the value, so such a filter could use no index, and a deep
+    // page would walk every newer job to reach its cursor.
+    // With a status, the other columns are tested as `+column`, which keeps SQLite on
+    // the status index: its entries carry the job type, so a rare mix of status and
+    // type is found without reading the rows of the type's other statuses.
+    let mut filters = Vec::new();
+    let by_status = query.status.is_some();
+    for (column, value, index) in [
+        ("status", query.status.map(Status::as_str), 1),
+        ("job_type", query.job_type.as_deref(), 2),
+        ("queue", query.queue.as_deref(), 3),
+    ] {
+        if value.is_some() {
+            let unindexed = if by_status && column != "status" {
+                "+"
+            } else {
+                ""
+            };
+            filters.push(format!("{unindexed}{column} = ?{index}"));
+        }
+    }
+    if after.is_some() {
+        filters.push("seq < ?4".to_owned());
+    }
+    let filters = if filters.is_empty() {
+        "1".to_owned()
+    } else {
+        filters.join(" AND ")
+    };
     let Some(search) = &query.params else {
         let sql = format!(
             "SELECT seq, uuid, record FROM zerog_jobs WHERE {filters} ORDER BY seq DESC LIMIT ?5"
