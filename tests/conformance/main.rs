@@ -153,6 +153,7 @@ macro_rules! conformance_suite {
             a_search_that_matches_little_still_finds_every_match,
             overview_counts_capped_and_finished_per_minute,
             a_finished_job_is_deleted_alone_and_an_unfinished_one_is_kept,
+            stats_count_finished_jobs_exactly_up_to_the_cap,
             listing_pages_through_every_mix_of_filters,
         );
     };
