@@ -189,6 +189,8 @@ async fn metrics_show_jobs_by_status_and_type_queue_depth_and_run_durations() {
         r#"zerog_jobs{status="queued",job_type="waste_time"} 3"#,
         r#"zerog_jobs{status="done",job_type="waste_time"} 0"#,
         r#"zerog_jobs{status="failed",job_type="waste_time"} 0"#,
+        r#"zerog_jobs_exact{status="done"} 1"#,
+        r#"zerog_jobs_exact{status="queued"} 1"#,
         r#"zerog_queue_due_jobs{queue="waste_time"} 3"#,
         r#"zerog_queue_running_jobs{queue="waste_time"} 0"#,
         r#"zerog_job_run_duration_seconds_bucket{job_type="metrics_probe",outcome="done",le="0.05"} 1"#,

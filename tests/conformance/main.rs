@@ -21,6 +21,7 @@
 
 mod cases;
 mod client;
+mod counts;
 mod dashboard;
 mod leases;
 mod schedules;
@@ -40,6 +41,7 @@ use zerog_tests::wait_for;
 
 pub(crate) use cases::*;
 pub(crate) use client::*;
+pub(crate) use counts::*;
 pub(crate) use dashboard::*;
 pub(crate) use leases::*;
 pub(crate) use schedules::*;
@@ -152,6 +154,8 @@ macro_rules! conformance_suite {
             a_search_that_matches_little_still_finds_every_match,
             overview_counts_capped_and_finished_per_minute,
             a_finished_job_is_deleted_alone_and_an_unfinished_one_is_kept,
+            stats_count_finished_jobs_exactly_up_to_the_cap,
+            listing_pages_through_every_mix_of_filters,
         );
     };
     (@cases $open:path; $($case:ident),* $(,)?) => {

@@ -161,9 +161,9 @@ impl Store for Hooked {
         (self.hook)(Call::DeleteFinished).await?;
         self.inner.delete_finished(statuses, before).await
     }
-    async fn stats(&self) -> Result<Stats, StoreError> {
+    async fn stats(&self, cap: u64) -> Result<Stats, StoreError> {
         (self.hook)(Call::Stats).await?;
-        self.inner.stats().await
+        self.inner.stats(cap).await
     }
     async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
         (self.hook)(Call::Overview).await?;

@@ -19,8 +19,8 @@ pub use super::pauses::REFRESH as PAUSE_REFRESH;
 use super::url::connect_store;
 use super::{
     CancelOutcome, Change, Fence, JobPage, Lease, ListQuery, Listed, NewJob, Overview, Recovered,
-    Reservation, ReserveRequest, RunSignal, Stats, Store, StoreError, WorkerCommand, WorkerInfo,
-    Write, WriteOutcome, loops,
+    Reservation, ReserveRequest, RunSignal, STATS_COUNT_CAP, Stats, Store, StoreError,
+    WorkerCommand, WorkerInfo, Write, WriteOutcome, loops,
 };
 use super::{Inserted, UniqueKey};
 use crate::lifecycle::{self, Next};
@@ -571,13 +571,24 @@ impl Backend {
         Ok(counts)
     }
 
-    /// Counts for `/metrics`: see [`Store::stats`].
+    /// Counts for `/metrics` and `/queues`, each finished status counted exactly up
+    /// to [`STATS_COUNT_CAP`] jobs: see [`Store::stats`].
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only reads.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
-        self.store.stats().await
+        self.store.stats(STATS_COUNT_CAP).await
+    }
+
+    /// Counts as [`Backend::stats`], each finished status counted exactly up to `cap`
+    /// jobs (`u64::MAX` for exact counts, at the cost of reading every job).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn stats_capped_at(&self, cap: u64) -> Result<Stats, StoreError> {
+        self.store.stats(cap).await
     }
 
     /// The dashboard's overview: see [`Store::overview`].

@@ -81,8 +81,8 @@ pub use handle::{Backend, PAUSE_REFRESH};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 use model::oldest_due;
 pub use model::{
-    CancelOutcome, FinishedCounts, JobPage, ListQuery, Listed, Overview, QueueStats, Recovered,
-    RunSignal, Stats, WorkerCommand, WorkerInfo, WorkerState,
+    CancelOutcome, Counted, FinishedCounts, JobPage, ListQuery, Listed, Overview, QueueStats,
+    Recovered, RunSignal, Stats, WorkerCommand, WorkerInfo, WorkerState,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresBackend;
@@ -113,6 +113,10 @@ pub use url::redact_url;
 ))]
 pub(crate) use url::take_url_params;
 pub(crate) use url::unsupported;
+
+/// How many jobs of one finished status [`Backend::stats`] counts exactly: past it,
+/// the counts of that status are estimated or a lower bound (see [`Counted`]).
+pub const STATS_COUNT_CAP: u64 = 10_000;
 
 /// The default store: an SQLite file in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite://zerog.db";
@@ -561,12 +565,17 @@ pub trait Store: Send + Sync + 'static {
         finished_before: DateTime<Utc>,
     ) -> Result<BTreeMap<Status, u64>, StoreError>;
 
-    /// Counts of jobs by status and type, and the backlog of each queue.
+    /// Counts of jobs by status and type, and the backlog of each queue. Unfinished
+    /// jobs (queued, running, waiting) are counted exactly; a finished status is read
+    /// up to `cap + 1` jobs, newest first, and counted exactly if it has at most `cap`,
+    /// and otherwise its counts are an estimate or a lower bound, as
+    /// [`Stats::counted`] says. Its cost grows with the unfinished jobs, not with the
+    /// finished ones beyond `cap` per finished status.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only reads.
-    async fn stats(&self) -> Result<Stats, StoreError>;
+    async fn stats(&self, cap: u64) -> Result<Stats, StoreError>;
 
     /// The dashboard's overview: jobs by status, each counted up to `cap`; the jobs
     /// finished `done` and `failed` per minute since `since`; each queue's backlog, and

@@ -83,13 +83,41 @@ pub struct JobPage {
     pub next: Option<String>,
 }
 
-/// Counts for `/metrics`.
+/// Counts for `/metrics` and `/queues`, read so that they stay fast on a store of
+/// millions of jobs: see [`Store::stats`](super::Store::stats).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
-    /// Jobs by status and job type.
+    /// Jobs by status and job type. Unfinished statuses are counted exactly; a finished
+    /// one exactly up to the cap asked for, and past it as [`Stats::counted`] says.
     pub jobs: BTreeMap<(Status, String), u64>,
+    /// How the counts of each status were taken, for the statuses not counted
+    /// exactly; a status left out was counted exactly.
+    pub counted: BTreeMap<Status, Counted>,
     /// Per queue: jobs due now, and the age of the oldest due one.
     pub queues: BTreeMap<String, QueueStats>,
+}
+
+impl Stats {
+    /// How the counts of `status` were taken.
+    pub fn counted(&self, status: Status) -> Counted {
+        self.counted.get(&status).copied().unwrap_or(Counted::Exact)
+    }
+}
+
+/// How the counts of one status in [`Stats::jobs`] were taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Counted {
+    /// Every job was counted.
+    #[default]
+    Exact,
+    /// The status has more jobs than the cap: its newest jobs, as many as the cap, were
+    /// counted by type, so each count is a lower bound (SQLite).
+    AtLeast,
+    /// The status has more jobs than the cap: its total is the database planner's
+    /// estimate, shared out among the types in the proportions of its newest jobs
+    /// (PostgreSQL).
+    Estimated,
 }
 
 /// The backlog of one queue.

@@ -1,6 +1,9 @@
 //! `GET /metrics`: Prometheus text format.
 //!
-//! - `zerog_jobs{status, job_type}`: jobs in the store;
+//! - `zerog_jobs{status, job_type}`: jobs in the store; unfinished statuses exact,
+//!   finished ones exact up to [`STATS_COUNT_CAP`] jobs of the status and estimated or
+//!   a lower bound past it (see [`Counted`]);
+//! - `zerog_jobs_exact{status}`: 1 when that status's counts are exact, else 0;
 //! - `zerog_queue_due_jobs{queue}`, `zerog_queue_running_jobs{queue}` and
 //!   `zerog_queue_oldest_due_age_seconds{queue}`: each queue's depth and lag;
 //! - `zerog_job_run_duration_seconds{job_type, outcome}`: a histogram of run durations
@@ -13,7 +16,7 @@ use std::fmt::Write as _;
 use actix_web::{HttpResponse, web};
 
 use super::{ApiError, ApiState};
-use crate::backend::Stats;
+use crate::backend::{Counted, STATS_COUNT_CAP, Stats};
 use crate::metrics::{escape_label, render_run_durations};
 use crate::record::Status;
 
@@ -42,7 +45,13 @@ fn render_stats(stats: &Stats, job_types: &[&str]) -> String {
     header(
         &mut out,
         "zerog_jobs",
-        "Jobs in the store, by status and job type.",
+        &format!(
+            "Jobs in the store, by status and job type. Queued, running and waiting jobs \
+             are counted exactly; done, failed and cancelled ones exactly up to \
+             {STATS_COUNT_CAP} jobs of the status, and past that estimated (PostgreSQL) or \
+             counted among the newest {STATS_COUNT_CAP} (SQLite, a lower bound): see \
+             zerog_jobs_exact."
+        ),
     );
     for ((status, job_type), count) in &counts {
         let job_type = escape_label(job_type);
@@ -50,6 +59,15 @@ fn render_stats(stats: &Stats, job_types: &[&str]) -> String {
             out,
             "zerog_jobs{{status=\"{status}\",job_type=\"{job_type}\"}} {count}"
         );
+    }
+    header(
+        &mut out,
+        "zerog_jobs_exact",
+        "1 when zerog_jobs of the status is an exact count, 0 when it is an estimate or a lower bound.",
+    );
+    for status in Status::ALL {
+        let exact = u8::from(stats.counted(status) == Counted::Exact);
+        let _ = writeln!(out, "zerog_jobs_exact{{status=\"{status}\"}} {exact}");
     }
     let queues: Vec<_> = stats
         .queues
@@ -113,6 +131,10 @@ mod tests {
     fn stats_render_as_gauges_with_escaped_labels() {
         let mut stats = Stats::default();
         stats.jobs.insert((Status::Done, "waste_time".into()), 3);
+        stats
+            .jobs
+            .insert((Status::Failed, "waste_time".into()), 12_345);
+        stats.counted.insert(Status::Failed, Counted::Estimated);
         stats.queues.insert(
             "q\"1".into(),
             QueueStats {
@@ -126,10 +148,13 @@ mod tests {
         for line in [
             "# TYPE zerog_jobs gauge",
             "zerog_jobs{status=\"done\",job_type=\"waste_time\"} 3",
-            "zerog_jobs{status=\"failed\",job_type=\"waste_time\"} 0",
+            "zerog_jobs{status=\"failed\",job_type=\"waste_time\"} 12345",
+            "zerog_jobs{status=\"cancelled\",job_type=\"waste_time\"} 0",
+            "zerog_jobs_exact{status=\"failed\"} 0",
             "zerog_queue_due_jobs{queue=\"q\\\"1\"} 2",
             "zerog_queue_running_jobs{queue=\"q\\\"1\"} 1",
             "zerog_queue_oldest_due_age_seconds{queue=\"q\\\"1\"} 1.5",
+            "zerog_jobs_exact{status=\"done\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
         }

@@ -363,8 +363,8 @@ impl Store for BeanstalkdQueue {
         self.store.delete_finished(statuses, finished_before).await
     }
 
-    async fn stats(&self) -> Result<Stats, StoreError> {
-        self.store.stats().await
+    async fn stats(&self, cap: u64) -> Result<Stats, StoreError> {
+        self.store.stats(cap).await
     }
 
     async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {

@@ -80,6 +80,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("006_schedules.sql")),
     (7, include_str!("007_priority.sql")),
     (8, include_str!("008_search.sql")),
+    (9, include_str!("009_backlog.sql")),
 ];
 
 /// The schema used when the URL names none.
@@ -580,8 +581,8 @@ impl Store for PostgresBackend {
         admin::delete_finished(self, statuses, finished_before).await
     }
 
-    async fn stats(&self) -> Result<Stats, StoreError> {
-        admin::stats(self).await
+    async fn stats(&self, cap: u64) -> Result<Stats, StoreError> {
+        admin::stats(self, cap).await
     }
 
     async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {

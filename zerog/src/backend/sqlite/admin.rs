@@ -1,4 +1,9 @@
 //! Listing, retention and statistics on SQLite.
+//!
+//! Counts stay fast on a file of millions of jobs: unfinished jobs are counted exactly
+//! from the indexes of due and of leased jobs alone, and each finished status reads at
+//! most its newest `cap + 1` jobs, past which its counts are lower bounds
+//! ([`Counted::AtLeast`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,8 +16,10 @@ use uuid::Uuid;
 
 use super::{millis, parse_record};
 use crate::backend::{
-    ListQuery, Listed, Overview, ParamSearch, QueueStats, Stats, StoreError, Test, oldest_due,
+    Counted, ListQuery, Listed, Overview, ParamSearch, QueueStats, Stats, StoreError, Test,
+    oldest_due,
 };
+use crate::pruner::FINISHED;
 use crate::record::{JobRecord, Status};
 
 /// How many jobs a listing with a parameter search looks at in one call at most, so
@@ -29,8 +36,36 @@ pub(super) async fn list(
     // Backend::list checked that the cursor fits.
     let after = after.map(|seq| i64::try_from(seq).unwrap_or(i64::MAX));
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let filters = "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_type = ?2)
-           AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR seq < ?4)";
+    // Only the filters given are part of the statement: SQLite plans `?1 IS NULL OR
+    // status = ?1` without the value, so such a filter could use no index, and a deep
+    // page would walk every newer job to reach its cursor.
+    // With a status, the other columns are tested as `+column`, which keeps SQLite on
+    // the status index: its entries carry the job type, so a rare mix of status and
+    // type is found without reading the rows of the type's other statuses.
+    let mut filters = Vec::new();
+    let by_status = query.status.is_some();
+    for (column, value, index) in [
+        ("status", query.status.map(Status::as_str), 1),
+        ("job_type", query.job_type.as_deref(), 2),
+        ("queue", query.queue.as_deref(), 3),
+    ] {
+        if value.is_some() {
+            let unindexed = if by_status && column != "status" {
+                "+"
+            } else {
+                ""
+            };
+            filters.push(format!("{unindexed}{column} = ?{index}"));
+        }
+    }
+    if after.is_some() {
+        filters.push("seq < ?4".to_owned());
+    }
+    let filters = if filters.is_empty() {
+        "1".to_owned()
+    } else {
+        filters.join(" AND ")
+    };
     let Some(search) = &query.params else {
         let sql = format!(
             "SELECT seq, uuid, record FROM zerog_jobs WHERE {filters} ORDER BY seq DESC LIMIT ?5"
@@ -216,51 +251,82 @@ pub(super) async fn delete_finished(
     Ok(counts)
 }
 
-pub(super) async fn stats(pool: &SqlitePool) -> Result<Stats, StoreError> {
-    let mut stats = Stats::default();
-    let rows =
-        sqlx::query("SELECT status, job_type, COUNT(*) FROM zerog_jobs GROUP BY status, job_type")
-            .fetch_all(pool)
-            .await?;
-    for row in rows {
-        if let Ok(status) = row.get::<&str, _>(0).parse::<Status>() {
-            let count = u64::try_from(row.get::<i64, _>(2)).unwrap_or(0);
-            stats.jobs.insert((status, row.get::<String, _>(1)), count);
+pub(super) async fn stats(pool: &SqlitePool, cap: u64) -> Result<Stats, StoreError> {
+    let (mut stats, queues) = backlog(pool).await?;
+    stats.queues = queues;
+    let limit = i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX);
+    for status in FINISHED {
+        // The newest `cap + 1` jobs of the status, from its index (status, seq, job_type)
+        // alone.
+        let rows = sqlx::query(
+            "SELECT job_type, COUNT(*) FROM (
+                 SELECT job_type FROM zerog_jobs WHERE status = ?1 ORDER BY seq DESC LIMIT ?2)
+             GROUP BY job_type",
+        )
+        .bind(status.as_str())
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        let mut seen = 0;
+        for row in rows {
+            let count = u64::try_from(row.get::<i64, _>(1)).unwrap_or(0);
+            seen += count;
+            stats.jobs.insert((status, row.get::<String, _>(0)), count);
+        }
+        if seen > cap {
+            // SQLite keeps no count to estimate from, and counting the rest would read
+            // them all: these are the counts among the newest, lower bounds.
+            stats.counted.insert(status, Counted::AtLeast);
         }
     }
-    stats.queues = queue_stats(pool).await?;
     Ok(stats)
 }
 
-/// The backlog of each queue, from the unfinished jobs alone.
-async fn queue_stats(pool: &SqlitePool) -> Result<BTreeMap<String, QueueStats>, StoreError> {
-    let mut queues = BTreeMap::new();
+/// The unfinished jobs by status and type, and the backlog of each queue, read from
+/// the indexes of due and of leased jobs alone.
+async fn backlog(pool: &SqlitePool) -> Result<(Stats, BTreeMap<String, QueueStats>), StoreError> {
+    let mut stats = Stats::default();
+    let mut queues: BTreeMap<String, QueueStats> = BTreeMap::new();
     let now = millis(Utc::now());
+    // Each part names its index, since SQLite would rather look each job up by its
+    // status, and the index's condition exactly, as SQLite needs to use it at all;
+    // the entries of both carry every column read.
     let rows = sqlx::query(
-        "SELECT queue,
-                SUM(status IN ('queued', 'waiting') AND run_at <= ?1),
-                SUM(status = 'running'),
-                MIN(CASE WHEN status IN ('queued', 'waiting') AND run_at <= ?1 THEN run_at END),
-                SUM(status IN ('queued', 'waiting') AND run_at > ?1)
-         FROM zerog_jobs
-         WHERE status IN ('queued', 'waiting', 'running')
-         GROUP BY queue",
+        "SELECT queue, status, job_type, COUNT(*),
+                COUNT(CASE WHEN run_at <= ?1 THEN 1 END),
+                MIN(CASE WHEN run_at <= ?1 THEN run_at END),
+                COUNT(CASE WHEN run_at > ?1 THEN 1 END)
+         FROM zerog_jobs INDEXED BY zerog_jobs_due
+         WHERE status IN ('queued', 'waiting')
+         GROUP BY queue, status, job_type
+         UNION ALL
+         SELECT queue, 'running', job_type, COUNT(*), 0, NULL, 0
+         FROM zerog_jobs INDEXED BY zerog_jobs_leased
+         WHERE status = 'running'
+         GROUP BY queue, job_type",
     )
     .bind(now)
     .fetch_all(pool)
     .await?;
     for row in rows {
-        let oldest: Option<i64> = row.get(3);
-        let queue = QueueStats {
-            due: u64::try_from(row.get::<i64, _>(1)).unwrap_or(0),
-            running: u64::try_from(row.get::<i64, _>(2)).unwrap_or(0),
-            waiting: u64::try_from(row.get::<i64, _>(4)).unwrap_or(0),
-            oldest_due_age: oldest
-                .map(|at| Duration::from_millis(u64::try_from(now - at).unwrap_or(0))),
+        let Ok(status) = row.get::<&str, _>(1).parse::<Status>() else {
+            continue;
         };
-        queues.insert(row.get(0), queue);
+        let count = |index| u64::try_from(row.get::<i64, _>(index)).unwrap_or(0);
+        stats.jobs.insert((status, row.get(2)), count(3));
+        let queue = queues.entry(row.get(0)).or_default();
+        if status == Status::Running {
+            queue.running += count(3);
+            continue;
+        }
+        queue.due += count(4);
+        queue.waiting += count(6);
+        if let Some(at) = row.get::<Option<i64>, _>(5) {
+            let age = Duration::from_millis(u64::try_from(now - at).unwrap_or(0));
+            queue.oldest_due_age = Some(queue.oldest_due_age.map_or(age, |old| old.max(age)));
+        }
     }
-    Ok(queues)
+    Ok((stats, queues))
 }
 
 pub(super) async fn overview(
@@ -284,8 +350,11 @@ pub(super) async fn overview(
             .insert(status, u64::try_from(count).unwrap_or(0));
     }
     let rows = sqlx::query(
+        // The first test names the statuses of the index of finish times exactly, or
+        // SQLite would not use it and would read every done and failed job.
         "SELECT finished_at / 60000, status, COUNT(*) FROM zerog_jobs
-         WHERE status IN ('done', 'failed') AND finished_at >= ?1
+         WHERE status IN ('done', 'failed', 'cancelled') AND status IN ('done', 'failed')
+           AND finished_at >= ?1
          GROUP BY 1, 2",
     )
     .bind(millis(since))
@@ -300,7 +369,7 @@ pub(super) async fn overview(
             _ => counts.failed = count,
         }
     }
-    overview.queues = queue_stats(pool).await?;
+    overview.queues = backlog(pool).await?.1;
     overview.oldest_due = oldest_due(&overview.queues, Utc::now());
     Ok(overview)
 }

@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("007_schedules.sql")),
     (8, include_str!("008_priority.sql")),
     (9, include_str!("009_by_queue.sql")),
+    (10, include_str!("010_backlog.sql")),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -391,8 +392,8 @@ impl Store for SqliteBackend {
         admin::delete_finished(&self.pool, statuses, finished_before).await
     }
 
-    async fn stats(&self) -> Result<Stats, StoreError> {
-        admin::stats(&self.pool).await
+    async fn stats(&self, cap: u64) -> Result<Stats, StoreError> {
+        admin::stats(&self.pool, cap).await
     }
 
     async fn overview(&self, cap: u64, since: DateTime<Utc>) -> Result<Overview, StoreError> {
