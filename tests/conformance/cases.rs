@@ -12,7 +12,7 @@ use zerog::{JobRecord, Status};
 
 use super::{
     Ask, Ctx, done, enqueue, finish, get, record, requeue, reserve, reserve_many, reserve_within,
-    timestamp,
+    run_to_end, timestamp,
 };
 
 pub async fn enqueue_stores_the_record_and_refuses_duplicates(ctx: Ctx) {
@@ -649,16 +649,8 @@ pub async fn delete_finished_counts_per_status(ctx: Ctx) {
     let mut finished = Vec::new();
     for code in [200, 200, 500] {
         let job = enqueue(&ctx, "a", "alpha", 1).await;
-        let taken = reserve_within(&ctx, &ask, "the job just enqueued").await;
-        assert_eq!(taken.record.uuid, job.uuid);
-        let mut end = done(taken.record, code);
-        if code == 500 {
-            end.status = Status::Failed;
-        }
-        ctx.backend
-            .settle_run(&taken.lease, &finish(end.clone()))
-            .await
-            .unwrap();
+        let end = run_to_end(&ctx, &ask, code).await;
+        assert_eq!(end.uuid, job.uuid, "the job just enqueued");
         finished.push(job);
     }
     let waiting = enqueue(&ctx, "a", "alpha", 1).await;

@@ -8,22 +8,7 @@ use std::collections::BTreeMap;
 use zerog::backend::{Counted, ListQuery, Stats};
 use zerog::{JobRecord, Status};
 
-use crate::{Ask, Ctx, done, enqueue, finish, reserve_within};
-
-/// Runs the next due job that `ask` takes and ends it `done` with `code`, or `failed`
-/// when the code is 500.
-async fn run_to_end(ctx: &Ctx, ask: &Ask, code: i64) -> JobRecord {
-    let taken = reserve_within(ctx, ask, "a due job").await;
-    let mut end = done(taken.record, code);
-    if code == 500 {
-        end.status = Status::Failed;
-    }
-    ctx.backend
-        .settle_run(&taken.lease, &finish(end.clone()))
-        .await
-        .unwrap();
-    end
-}
+use crate::{Ask, Ctx, all_pages, enqueue, reserve_within, run_to_end};
 
 fn count(stats: &Stats, status: Status, job_type: &str) -> u64 {
     stats
@@ -117,21 +102,6 @@ pub async fn stats_count_finished_jobs_exactly_up_to_the_cap(ctx: Ctx) {
     }
 }
 
-/// Every job that `query` lists, a page of two at a time.
-async fn paged(ctx: &Ctx, mut query: ListQuery) -> Vec<uuid::Uuid> {
-    let mut found = Vec::new();
-    for _ in 0..50 {
-        let page = ctx.backend.list(&query).await.unwrap();
-        assert!(page.jobs.len() <= query.limit as usize);
-        found.extend(page.jobs.iter().map(|job| job.uuid));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return found,
-        }
-    }
-    panic!("the listing never reached its last page");
-}
-
 pub async fn listing_pages_through_every_mix_of_filters(ctx: Ctx) {
     let ask = Ask::new(&["alpha", "beta"], &["a", "b"]);
     let mut jobs = Vec::new();
@@ -179,7 +149,7 @@ pub async fn listing_pages_through_every_mix_of_filters(ctx: Ctx) {
                     ..ListQuery::default()
                 };
                 assert_eq!(
-                    paged(&ctx, query).await,
+                    all_pages(&ctx, query).await,
                     expected,
                     "status {status:?}, type {job_type:?}, queue {queue:?}"
                 );

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use zerog::backend::{ListQuery, ParamSearch};
 use zerog::{JobRecord, Status};
 
-use crate::{Ask, Ctx, done, enqueue, finish, record, reserve_within};
+use crate::{Ask, Ctx, all_pages, done, enqueue, finish, record, reserve_within};
 
 /// Enqueues a job of type `a` in `queue` with `params`.
 async fn with_params(ctx: &Ctx, queue: &str, params: Value) -> JobRecord {
@@ -14,22 +14,6 @@ async fn with_params(ctx: &Ctx, queue: &str, params: Value) -> JobRecord {
     job.params = params;
     ctx.backend.enqueue(&job, 1, Utc::now()).await.unwrap();
     job
-}
-
-/// Every job that `query` lists, following `next` to the last page.
-async fn all_pages(ctx: &Ctx, query: ListQuery) -> Vec<uuid::Uuid> {
-    let mut found = Vec::new();
-    let mut query = query;
-    for _ in 0..100 {
-        let page = ctx.backend.list(&query).await.unwrap();
-        assert!(page.jobs.len() <= query.limit as usize);
-        found.extend(page.jobs.iter().map(|job| job.uuid));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return found,
-        }
-    }
-    panic!("the listing never reached its last page");
 }
 
 fn search(text: &str) -> Option<ParamSearch> {

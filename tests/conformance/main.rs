@@ -33,9 +33,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
-use zerog::backend::{Backend, Reservation, ReserveRequest};
+use zerog::backend::{Backend, ListQuery, Reservation, ReserveRequest};
 use zerog::lifecycle::{self, Clock, Next, RunEnd, Transition};
-use zerog::{JobRecord, JobSpec, Outcome, RetryPolicy};
+use zerog::{JobRecord, JobSpec, Outcome, RetryPolicy, Status};
 use zerog_tests::services::Cleanup;
 use zerog_tests::wait_for;
 
@@ -298,6 +298,37 @@ pub async fn reserve_many(
     max_jobs: usize,
 ) -> Result<Vec<Reservation>, zerog::backend::StoreError> {
     ctx.backend.reserve(&ask.request(max_jobs)).await
+}
+
+/// Every job that `query` lists, following `next` to the last page.
+pub async fn all_pages(ctx: &Ctx, query: ListQuery) -> Vec<uuid::Uuid> {
+    let mut found = Vec::new();
+    let mut query = query;
+    for _ in 0..100 {
+        let page = ctx.backend.list(&query).await.unwrap();
+        assert!(page.jobs.len() <= query.limit as usize);
+        found.extend(page.jobs.iter().map(|job| job.uuid));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return found,
+        }
+    }
+    panic!("the listing never reached its last page");
+}
+
+/// Runs the next due job that `ask` takes and ends it `done` with `code`, or `failed`
+/// when the code is 500.
+pub async fn run_to_end(ctx: &Ctx, ask: &Ask, code: i64) -> JobRecord {
+    let taken = reserve_within(ctx, ask, "a due job").await;
+    let mut end = done(taken.record, code);
+    if code == 500 {
+        end.status = Status::Failed;
+    }
+    ctx.backend
+        .settle_run(&taken.lease, &finish(end.clone()))
+        .await
+        .unwrap();
+    end
 }
 
 /// Reserves until a job comes, for up to the test deadline. Backends that hand a job

@@ -21,13 +21,13 @@
 use std::process::Command as Process;
 
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use sqlx::Connection;
 use tokio::runtime::Runtime;
 use zerog::Job as _;
 use zerog::backend::Backend;
 
 use crate::args::{BackendKind, BenchArgs};
-use crate::sandbox::{with_database, with_query};
+use crate::sandbox::{create_database, drop_database, with_database, with_query};
 use crate::workload::{BoxError, batches};
 use crate::zerog_system::{BenchNoop, ZerogSystem};
 
@@ -96,11 +96,7 @@ pub fn run(runtime: &Runtime, bench: &BenchArgs) -> Option<Result<Ceiling, Strin
 }
 
 async fn measure(bench: &BenchArgs, name: &str) -> Result<Ceiling, BoxError> {
-    let mut admin = sqlx::PgConnection::connect(&bench.postgres_url).await?;
-    // The name is ours, [a-z0-9_] only, so it needs no escaping.
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await?;
+    create_database(&bench.postgres_url, name).await?;
     let database = with_database(&bench.postgres_url, name);
     let batch = u64::from(bench.workers);
     let plans: Vec<(u64, u64)> = bench
@@ -196,13 +192,6 @@ async fn fill(backend: &Backend, jobs: u64) -> Result<(), BoxError> {
             .collect::<Result<Vec<_>, BoxError>>()?;
         backend.submit_many(&batch).await?;
     }
-    Ok(())
-}
-
-async fn drop_database(admin_url: &str, name: &str) -> Result<(), BoxError> {
-    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-    admin.execute(AssertSqlSafe(drop)).await?;
     Ok(())
 }
 

@@ -21,11 +21,10 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Connection, Executor};
 use tokio::runtime::Runtime;
 
 use crate::args::BenchArgs;
-use crate::sandbox::with_database;
+use crate::sandbox::{create_database, drop_database, with_database};
 use crate::workload::BoxError;
 
 /// How long River's benchmark may take before it is stopped.
@@ -148,22 +147,6 @@ fn run_river(river: &str, args: &[&str], what: &str) -> Result<String, BoxError>
         return Err(format!("`riverqueue {what}` {status}: {last}").into());
     }
     Ok(stdout)
-}
-
-async fn create_database(admin_url: &str, name: &str) -> Result<(), BoxError> {
-    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-    // The name is ours, [a-z0-9_] only, so it needs no escaping.
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await?;
-    Ok(())
-}
-
-async fn drop_database(admin_url: &str, name: &str) -> Result<(), BoxError> {
-    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-    admin.execute(AssertSqlSafe(drop)).await?;
-    Ok(())
 }
 
 /// The version in `riverqueue --version`'s `riverqueue 0.5.0`.

@@ -59,10 +59,7 @@ impl Sandbox {
                 sandbox.dir = Some(tempfile::Builder::new().prefix("zbench").tempdir()?)
             }
             BackendKind::Postgres | BackendKind::PostgresBeanstalkd => {
-                let mut admin = sqlx::PgConnection::connect(&sandbox.postgres_url).await?;
-                // The name is ours, [a-z0-9_] only, so it needs no escaping.
-                let create = format!("CREATE DATABASE \"{}\"", sandbox.name);
-                admin.execute(AssertSqlSafe(create)).await?;
+                create_database(&sandbox.postgres_url, &sandbox.name).await?;
             }
             BackendKind::Redis => {
                 if !sandbox.redis_keys().await?.is_empty() {
@@ -124,9 +121,7 @@ impl Sandbox {
                 }
             }
             BackendKind::Postgres | BackendKind::PostgresBeanstalkd => {
-                let mut admin = sqlx::PgConnection::connect(&self.postgres_url).await?;
-                let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-                admin.execute(AssertSqlSafe(drop)).await?;
+                drop_database(&self.postgres_url, &self.name).await?;
             }
             BackendKind::Redis => {
                 let keys = self.redis_keys().await?;
@@ -172,6 +167,23 @@ impl Sandbox {
 
 /// Splits a URL into `scheme://authority`, the path (with its leading `/`, possibly
 /// empty) and the query (without its `?`, if any).
+/// Creates the PostgreSQL database `name`, one of the harness's own names
+/// (`[a-z0-9_]` only, so it needs no escaping), through `admin_url`.
+pub async fn create_database(admin_url: &str, name: &str) -> Result<(), BoxError> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    let create = format!("CREATE DATABASE \"{name}\"");
+    admin.execute(AssertSqlSafe(create)).await?;
+    Ok(())
+}
+
+/// Drops the PostgreSQL database `name`, if it is there, with its connections.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), BoxError> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    admin.execute(AssertSqlSafe(drop)).await?;
+    Ok(())
+}
+
 fn split_url(url: &str) -> (&str, &str, Option<&str>) {
     let (rest, query) = match url.split_once('?') {
         Some((rest, query)) => (rest, Some(query)),
