@@ -408,6 +408,15 @@ mod tests {
     use crate::workload::GrowthFigures;
     use clap::Parser;
 
+    /// The line of `table` that names `name`.
+    fn row(table: &str, name: &str) -> String {
+        table
+            .lines()
+            .find(|line| line.contains(name))
+            .unwrap_or_else(|| panic!("no row {name} in\n{table}"))
+            .to_owned()
+    }
+
     fn figures(scale: f64) -> Figures {
         Figures {
             enqueue_one_per_s: 1000.0 * scale,
@@ -445,13 +454,7 @@ mod tests {
         let zerog = [figures(1.0), figures(3.0), figures(2.0)];
         let apalis = [figures(1.0)];
         let table = render(&bench, &zerog, &apalis, &no_extras(), "test");
-        let row = |name: &str| {
-            table
-                .lines()
-                .find(|line| line.contains(name))
-                .unwrap_or_else(|| panic!("no row {name} in\n{table}"))
-                .to_owned()
-        };
+        let row = |name: &str| row(&table, name);
         assert!(row("one at a time").contains("2000"), "{table}");
         assert!(row("one at a time").contains("2.00"), "{table}");
         assert!(row("20 no-op jobs").contains("1600"), "{table}");
@@ -519,13 +522,7 @@ mod tests {
             ),
         });
         let table = render(&bench, &[ours], &[theirs], &no_extras(), "test");
-        let row = |name: &str| {
-            table
-                .lines()
-                .find(|line| line.contains(name))
-                .unwrap_or_else(|| panic!("no row {name} in\n{table}"))
-                .to_owned()
-        };
+        let row = |name: &str| row(&table, name);
         let single = row("POST /job/{jobType},");
         assert!(single.contains("4000") && single.contains("—"), "{table}");
         assert_eq!(cells(&row("not 2xx"))[1..], ["0", "—", "—"], "{table}");
